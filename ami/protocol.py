@@ -1,0 +1,227 @@
+"""Asterisk Manager Interface (AMI) wire format: a pure parser and an action encoder.
+
+No I/O here: bytes go in, messages come out, and the unparsed rest stays in the parser.
+
+Wire facts (checked against the Asterisk 22 transcripts in ``../shared/asterisk``):
+
+- On connect Asterisk sends one banner line, ``Asterisk Call Manager/11.0.0\\r\\n`` (the
+  number is the AMI protocol version, not the Asterisk version). It is NOT followed by an
+  empty line, so it is the only line that is not part of a ``key: value`` block.
+- Every message is a block of ``Key: Value\\r\\n`` lines ended by an empty line
+  (``\\r\\n\\r\\n``). TCP chunks split messages anywhere, even in the middle of a line.
+- Keys may repeat (``Output`` in a Command response, ``Variable``/``ChanVariable``); all
+  occurrences are kept in order. Values may contain ``': '`` (``Message: Invalid/unknown
+  command: FooBar...``, ``RequestType: Action: FooBar``), so only the first ``:`` splits.
+  Values may be empty (``PausedReason: ``, ``BridgeId: `` as the last line of a block).
+- A message is a ``Response`` when its first key is ``Response`` and an ``Event`` when its
+  first key is ``Event`` (``OriginateResponse`` is an *event* that carries a ``Response``
+  key, so the first key decides).
+- Text is UTF-8 (caller names); undecodable bytes are replaced, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+EOL = b"\r\n"
+END = b"\r\n\r\n"
+BANNER_PREFIX = "Asterisk Call Manager/"
+
+Fields = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AmiMessage:
+    """One AMI block: ordered ``(key, value)`` pairs, duplicates kept."""
+
+    fields: Fields
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """First value of ``key`` (case-insensitive), or ``default``."""
+        lowered = key.lower()
+        for k, v in self.fields:
+            if k.lower() == lowered:
+                return v
+        return default
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key`` (case-insensitive), in wire order."""
+        lowered = key.lower()
+        return [v for k, v in self.fields if k.lower() == lowered]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def keys(self) -> list[str]:
+        """Keys in wire order (duplicates repeated)."""
+        return [k for k, _ in self.fields]
+
+    @property
+    def action_id(self) -> str | None:
+        """The ``ActionID`` this message answers, if any."""
+        return self.get("ActionID")
+
+
+@dataclass(frozen=True)
+class Response(AmiMessage):
+    """A reply to an action (``Response: Success|Error|Goodbye``)."""
+
+    @property
+    def status(self) -> str:
+        """The ``Response`` value, e.g. ``Success`` or ``Error``."""
+        return self.fields[0][1]
+
+    @property
+    def success(self) -> bool:
+        """True for ``Success`` and ``Goodbye``."""
+        return self.status in ("Success", "Goodbye")
+
+    @property
+    def message(self) -> str:
+        """The human ``Message`` text ('' when absent)."""
+        return self.get("Message") or ""
+
+
+@dataclass(frozen=True)
+class Event(AmiMessage):
+    """An unsolicited or list event (``Event: Name``)."""
+
+    @property
+    def name(self) -> str:
+        """The ``Event`` value, e.g. ``QueueCallerJoin``."""
+        return self.fields[0][1]
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The greeting line sent once per connection."""
+
+    text: str
+
+    @property
+    def version(self) -> str:
+        """AMI protocol version from the banner (``11.0.0`` on Asterisk 22)."""
+        return self.text[len(BANNER_PREFIX) :] if self.text.startswith(BANNER_PREFIX) else ""
+
+
+@dataclass(frozen=True)
+class Unknown(AmiMessage):
+    """A block that is neither a Response nor an Event (kept, never dropped silently)."""
+
+
+Message = Response | Event | Banner | Unknown
+
+
+def _parse_line(line: str) -> tuple[str, str]:
+    key, sep, value = line.partition(":")
+    if not sep:
+        return "", line
+    if value.startswith(" "):
+        value = value[1:]
+    return key, value
+
+
+def parse_block(block: bytes) -> Response | Event | Unknown | None:
+    """Parse one block (without its terminating empty line); None if it holds no lines."""
+    text = block.decode("utf-8", errors="replace")
+    lines = [line for line in text.split("\r\n") if line != ""]
+    if not lines:
+        return None
+    fields = tuple(_parse_line(line) for line in lines)
+    first = fields[0][0].lower()
+    if first == "response":
+        return Response(fields)
+    if first == "event":
+        return Event(fields)
+    return Unknown(fields)
+
+
+def parse_buffer(data: bytes, *, expect_banner: bool) -> tuple[list[Message], bytes, bool]:
+    """Parse complete messages from ``data``.
+
+    Returns ``(messages, rest, expect_banner)``: the unparsed tail and whether the banner
+    is still awaited (it is consumed once, when its line is complete).
+    """
+    messages: list[Message] = []
+    pos = 0
+    if expect_banner:
+        eol = data.find(EOL)
+        if eol < 0:
+            return messages, data, True
+        line = data[:eol].decode("utf-8", errors="replace")
+        if line.startswith(BANNER_PREFIX):
+            messages.append(Banner(line))
+            pos = eol + len(EOL)
+        expect_banner = False
+    while True:
+        end = data.find(END, pos)
+        if end < 0:
+            break
+        parsed = parse_block(data[pos:end])
+        if parsed is not None:
+            messages.append(parsed)
+        pos = end + len(END)
+    return messages, data[pos:], expect_banner
+
+
+class AmiParser:
+    """Incremental parser: ``feed(bytes) -> [messages]``, keeping partial data between calls."""
+
+    def __init__(self, *, expect_banner: bool = True) -> None:
+        self._rest = b""
+        self._expect_banner = expect_banner
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add bytes; return every message completed by them."""
+        messages, self._rest, self._expect_banner = parse_buffer(
+            self._rest + data, expect_banner=self._expect_banner
+        )
+        return messages
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet forming a complete message."""
+        return self._rest
+
+
+FieldsIn = Mapping[str, object] | Iterable[tuple[str, object]]
+
+
+def _pairs(fields: FieldsIn) -> list[tuple[str, str]]:
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    out: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        for v in values:
+            out.append((key, _text(v)))
+    return out
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check(text: str) -> str:
+    if "\r" in text or "\n" in text:
+        raise ValueError("AMI keys and values cannot contain CR or LF")
+    return text
+
+
+def encode_fields(fields: FieldsIn) -> bytes:
+    """Encode one block: ``Key: Value\\r\\n`` lines plus the empty line.
+
+    Lists/tuples repeat the key; ``None`` values are skipped; booleans become
+    ``true``/``false``. CR/LF inside keys or values raise ``ValueError`` (injection).
+    """
+    lines = [f"{_check(k)}: {_check(v)}\r\n" for k, v in _pairs(fields)]
+    return ("".join(lines) + "\r\n").encode("utf-8")
+
+
+def encode_action(action: str, action_id: str, fields: FieldsIn = ()) -> bytes:
+    """Encode ``Action: X\\r\\nActionID: id\\r\\n...\\r\\n\\r\\n``."""
+    return encode_fields([("Action", action), ("ActionID", action_id), *_pairs(fields)])

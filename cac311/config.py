@@ -1,0 +1,207 @@
+"""Settings read from environment variables, with defaults that suit a single-machine setup.
+
+Every variable is named ``CAC311_<NAME>``. A malformed value raises :class:`ConfigError` naming
+the variable, so an operator sees at once which line of their environment is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "CAC311_"
+
+
+class ConfigError(ValueError):
+    """A configuration variable is malformed."""
+
+
+@dataclass(frozen=True)
+class HostPort:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class AmiServer:
+    """One Asterisk manager interface to connect to."""
+
+    name: str
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/cac311"
+    ami_servers: tuple[AmiServer, ...] = (
+        AmiServer("pbx1", "127.0.0.1", 5038, "cac311", "change-me"),
+    )
+    fastagi_bind: HostPort = HostPort("0.0.0.0", 4573)
+    http_bind: HostPort = HostPort("127.0.0.1", 8080)
+    recordings_dir: Path = Path("var/recordings")
+    prompts_dir: Path = Path("var/prompts")
+    timezone: str = "America/Panama"
+    queue_name: str = "cac311"
+    service_level_seconds: int = 15
+    short_abandon_seconds: int = 5
+    session_max_age_seconds: int = 8 * 3600
+    recording_retention_days: int = 365
+    callback_max_channels: int = 4
+    callback_calls_per_minute: int = 20
+    callback_trunk: str = "PJSIP/{number}@cac311-trunk"
+    callback_caller_id: str = '"3-1-1" <311>'
+    calling_hours: tuple[int, int] = (8, 20)
+    holidays: tuple[str, ...] = ()
+    public_origin: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def ami(self) -> AmiServer:
+        return self.ami_servers[0]
+
+
+def _host_port(name: str, raw: str) -> HostPort:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"{PREFIX}{name} must be host:port, got {raw!r}")
+    return HostPort(host.strip("[]"), _port(name, port))
+
+
+def _port(name: str, raw: str) -> int:
+    port = _int(name, raw)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{PREFIX}{name} must be a TCP port (0-65535), got {raw!r}")
+    return port
+
+
+def _int(name: str, raw: str, minimum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _ami_servers(env: Mapping[str, str], default: AmiServer) -> tuple[AmiServer, ...]:
+    """One server from AMI_HOST/PORT/USER/SECRET, or several from AMI_SERVERS.
+
+    ``CAC311_AMI_SERVERS=pbx1=10.0.0.5:5038,pbx2=10.0.0.6:5038`` shares the user and secret.
+    """
+    user = env.get(PREFIX + "AMI_USER", default.username)
+    secret = env.get(PREFIX + "AMI_SECRET", default.secret)
+    listing = env.get(PREFIX + "AMI_SERVERS", "").strip()
+    if listing:
+        servers = []
+        for item in listing.split(","):
+            name, sep, address = item.strip().partition("=")
+            if not sep or not name:
+                raise ConfigError(
+                    f"{PREFIX}AMI_SERVERS must be name=host:port[,name=host:port], got {item!r}"
+                )
+            hp = _host_port("AMI_SERVERS", address)
+            servers.append(AmiServer(name.strip(), hp.host, hp.port, user, secret))
+        if len({s.name for s in servers}) != len(servers):
+            raise ConfigError(f"{PREFIX}AMI_SERVERS has a repeated server name")
+        return tuple(servers)
+    port = _port("AMI_PORT", env.get(PREFIX + "AMI_PORT", str(default.port)))
+    host = env.get(PREFIX + "AMI_HOST", default.host)
+    name = env.get(PREFIX + "AMI_NAME", default.name)
+    return (AmiServer(name, host, port, user, secret),)
+
+
+def _calling_hours(raw: str) -> tuple[int, int]:
+    start, sep, end = raw.partition("-")
+    if not sep:
+        raise ConfigError(f"{PREFIX}CALLING_HOURS must be like 8-20, got {raw!r}")
+    first, last = _int("CALLING_HOURS", start), _int("CALLING_HOURS", end)
+    if not 0 <= first < last <= 24:
+        raise ConfigError(f"{PREFIX}CALLING_HOURS must satisfy 0 <= start < end <= 24, got {raw!r}")
+    return first, last
+
+
+def _holidays(raw: str) -> tuple[str, ...]:
+    from datetime import date
+
+    days = tuple(d.strip() for d in raw.split(",") if d.strip())
+    for day in days:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}HOLIDAYS must list YYYY-MM-DD dates, got {day!r}") from None
+    return days
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment; raise ConfigError naming a malformed variable."""
+    env = os.environ if env is None else env
+    d = Settings()
+
+    def get(name: str) -> str | None:
+        return env.get(PREFIX + name)
+
+    values: dict[str, object] = {"ami_servers": _ami_servers(env, d.ami)}
+    if (url := get("DATABASE_URL")) is not None:
+        if not url.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
+            raise ConfigError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL")
+        values["database_url"] = normalise_database_url(url)
+    if (raw := get("FASTAGI_BIND")) is not None:
+        values["fastagi_bind"] = _host_port("FASTAGI_BIND", raw)
+    if (raw := get("HTTP_BIND")) is not None:
+        values["http_bind"] = _host_port("HTTP_BIND", raw)
+    if (raw := get("RECORDINGS_DIR")) is not None:
+        values["recordings_dir"] = Path(raw)
+    if (raw := get("PROMPTS_DIR")) is not None:
+        values["prompts_dir"] = Path(raw)
+    if (raw := get("TIMEZONE")) is not None:
+        try:
+            ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{PREFIX}TIMEZONE is not a known time zone: {raw!r}") from None
+        values["timezone"] = raw
+    for name, attr, minimum in (
+        ("SERVICE_LEVEL_SECONDS", "service_level_seconds", 1),
+        ("SHORT_ABANDON_SECONDS", "short_abandon_seconds", 0),
+        ("SESSION_MAX_AGE_SECONDS", "session_max_age_seconds", 60),
+        ("RECORDING_RETENTION_DAYS", "recording_retention_days", 1),
+        ("CALLBACK_MAX_CHANNELS", "callback_max_channels", 1),
+        ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
+    ):
+        if (raw := get(name)) is not None:
+            values[attr] = _int(name, raw, minimum)
+    if (raw := get("QUEUE")) is not None:
+        values["queue_name"] = raw
+    if (raw := get("CALLBACK_TRUNK")) is not None:
+        if "{number}" not in raw:
+            raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")
+        values["callback_trunk"] = raw
+    if (raw := get("CALLBACK_CALLER_ID")) is not None:
+        values["callback_caller_id"] = raw
+    if (raw := get("CALLING_HOURS")) is not None:
+        values["calling_hours"] = _calling_hours(raw)
+    if (raw := get("HOLIDAYS")) is not None:
+        values["holidays"] = _holidays(raw)
+    if (raw := get("PUBLIC_ORIGIN")) is not None:
+        values["public_origin"] = raw.rstrip("/")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def normalise_database_url(url: str) -> str:
+    """Make any postgresql:// URL use the asyncpg driver."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url

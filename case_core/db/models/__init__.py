@@ -1,0 +1,33 @@
+"""All ORM rows; importing this module registers every table on ``Base.metadata``."""
+
+from case_core.db.models.base import Base
+from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow
+from case_core.db.models.calls import CallRow, IvrSessionRow, IvrStepRow
+from case_core.db.models.cases import CaseHistoryRow, CaseNumberCounterRow, CaseRow
+from case_core.db.models.citizens import CitizenPhoneRow, CitizenRow
+from case_core.db.models.directory import (
+    AnnouncementRow,
+    EntityRow,
+    KnowledgeArticleRow,
+    ServiceRow,
+)
+from case_core.db.models.users import UserRow
+
+__all__ = [
+    "AnnouncementRow",
+    "Base",
+    "CallRow",
+    "CallbackRow",
+    "CaseHistoryRow",
+    "CaseNumberCounterRow",
+    "CaseRow",
+    "CitizenPhoneRow",
+    "CitizenRow",
+    "EntityRow",
+    "IvrSessionRow",
+    "IvrStepRow",
+    "KnowledgeArticleRow",
+    "ServiceRow",
+    "SurveyAnswerRow",
+    "UserRow",
+]

@@ -1,0 +1,72 @@
+"""Entities, services, knowledge-base articles and announcements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from case_core.db.models.base import Base, CreatedAt
+
+
+class EntityRow(CreatedAt, Base):
+    __tablename__ = "entities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(20))
+    province: Mapped[str | None] = mapped_column(String(60))
+    district: Mapped[str | None] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    services: Mapped[list[ServiceRow]] = relationship(back_populates="entity", lazy="raise")
+
+
+class ServiceRow(CreatedAt, Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "code"),
+        CheckConstraint("sla_days BETWEEN 1 AND 30", name="sla_days_legal"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    sla_days: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    entity: Mapped[EntityRow] = relationship(back_populates="services", lazy="raise")
+
+
+class KnowledgeArticleRow(CreatedAt, Base):
+    __tablename__ = "knowledge_articles"
+    __table_args__ = (UniqueConstraint("entity_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class AnnouncementRow(CreatedAt, Base):
+    """An afectación: a service disruption the IVR announces while it is valid."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "slug"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str | None] = mapped_column(String(120))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]

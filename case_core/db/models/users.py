@@ -1,0 +1,25 @@
+"""People who use the system: agents, supervisors, liaisons, auditors, admins."""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from case_core.db.models.base import Base, CreatedAt
+
+
+class UserRow(CreatedAt, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('agent','supervisor','liaison','auditor','admin')", name="role"),
+        CheckConstraint("(role = 'liaison') = (entity_id IS NOT NULL)", name="liaison_entity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(12))
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    phone_interface: Mapped[str | None] = mapped_column(String(80))  # e.g. PJSIP/agent1001
+    active: Mapped[bool] = mapped_column(default=True)

@@ -1,0 +1,1 @@
+"""The cac311 domain: plain values and rules, no I/O."""

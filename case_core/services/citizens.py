@@ -1,0 +1,141 @@
+"""Citizen services: register or update a citizen, identify a caller, read their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from case_core.db.models import CitizenRow
+from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
+from case_core.domain.cedula import parse_cedula
+from case_core.domain.errors import DomainError, NotFound
+from case_core.domain.phone import caller_id_candidates, is_mobile, normalise_phone
+
+
+@dataclass(frozen=True, kw_only=True)
+class CitizenData:
+    cedula: str | None
+    first_name: str
+    last_name: str
+    phone: str | None = None
+    email: str | None = None
+    province: str | None = None
+    district: str | None = None
+    corregimiento: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: int
+    number: str
+    type_label: str
+    status: str
+    status_label: str
+    entity_name: str
+    opened_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    confidential: bool
+
+
+@dataclass(frozen=True)
+class CitizenView:
+    id: int
+    cedula: str | None
+    full_name: str
+    phones: list[str]
+    province: str | None
+    district: str | None
+    corregimiento: str | None
+    cases: list[CaseSummary] = field(default_factory=list)
+
+
+async def save_citizen(uow_factory: UnitOfWorkFactory, data: CitizenData) -> int:
+    """Create the citizen, or update the one with the same cédula; returns its id."""
+    cedula = str(parse_cedula(data.cedula)) if data.cedula else None
+    if not (data.first_name or "").strip() and not cedula:
+        raise DomainError("Indique al menos el nombre o la cédula del ciudadano.")
+    phone = normalise_phone(data.phone) if data.phone else None
+    async with uow_factory() as uow:
+        row = await uow.citizens.by_cedula(cedula) if cedula else None
+        if row is None:
+            row = CitizenRow(cedula=cedula)
+            await uow.citizens.add(row)
+        row.first_name = (data.first_name or "").strip()
+        row.last_name = (data.last_name or "").strip()
+        for attr in ("email", "province", "district", "corregimiento"):
+            value = (getattr(data, attr) or "").strip()
+            if value:
+                setattr(row, attr, value)
+        if phone:
+            await uow.citizens.add_phone(row, phone, "movil" if is_mobile(phone) else "fijo")
+        await uow.commit()
+        return row.id
+
+
+async def identify_by_cedula(uow_factory: UnitOfWorkFactory, cedula: str) -> CitizenView | None:
+    """The citizen with this cédula, with their recent cases."""
+    canonical = str(parse_cedula(cedula))
+    async with uow_factory() as uow:
+        row = await uow.citizens.by_cedula(canonical)
+        return None if row is None else await _view(uow, row)
+
+
+async def identify_by_caller_id(
+    uow_factory: UnitOfWorkFactory, caller_number: str
+) -> list[CitizenView]:
+    """Citizens who gave this phone number (several people may share a home phone)."""
+    candidates = caller_id_candidates(caller_number)
+    if not candidates:
+        return []
+    async with uow_factory() as uow:
+        rows = await uow.citizens.by_phone(candidates[0])
+        return [await _view(uow, row, with_cases=False) for row in rows]
+
+
+async def citizen_view(uow_factory: UnitOfWorkFactory, citizen_id: int) -> CitizenView:
+    async with uow_factory() as uow:
+        row = await uow.citizens.get(citizen_id)
+        if row is None:
+            raise NotFound("El ciudadano no existe.")
+        return await _view(uow, row)
+
+
+async def search_citizens(uow_factory: UnitOfWorkFactory, query: str) -> list[CitizenView]:
+    query = (query or "").strip()
+    if len(query) < 3:
+        return []
+    async with uow_factory() as uow:
+        return [await _view(uow, r, with_cases=False) for r in await uow.citizens.search(query)]
+
+
+async def _view(uow, row: CitizenRow, *, with_cases: bool = True) -> CitizenView:  # type: ignore[no-untyped-def]
+    cases = []
+    if with_cases:
+        for case, entity in await uow.cases.for_citizen(row.id):
+            status = CaseStatus(case.status)
+            cases.append(
+                CaseSummary(
+                    case.id,
+                    case.number,
+                    TYPE_LABELS[CaseType(case.type)],
+                    status.value,
+                    STATUS_LABELS[status],
+                    entity.name,
+                    case.opened_at,
+                    case.due_at,
+                    case.closed_at,
+                    case.confidential,
+                )
+            )
+    return CitizenView(
+        row.id,
+        row.cedula,
+        row.full_name,
+        [p.e164 for p in row.phones],
+        row.province,
+        row.district,
+        row.corregimiento,
+        cases,
+    )

@@ -1,0 +1,337 @@
+"""FastAGI wire protocol: pure parsers, no I/O (bytes in, typed messages out, rest returned).
+
+What Asterisk 22 sends (see ../shared/asterisk/agi-*.jsonl), every line ending in a bare ``\\n``:
+
+* An environment block: ``agi_key: value`` lines, then one empty line. Empty values keep the
+  space after the colon (``agi_accountcode: \\n``). ``agi_arg_1``..``agi_arg_N`` carry the
+  arguments of ``AGI(agi://host:port/route,arg1,arg2)``; ``agi_network_script`` is the route.
+  Asterisk 22 does not send ``agi_linkedid`` (read ``CHANNEL(linkedid)`` instead).
+* One reply per command: ``200 result=X [(data)] [endpos=N]``. ``result`` may be empty
+  (``200 result= (timeout)`` from GET DATA with no key). GET DATA's result is the digit string;
+  STREAM FILE / WAIT FOR DIGIT / SAY * return the ASCII code of the key (``49`` = ``1``).
+* ``HANGUP`` is an extra, unsolicited line that Asterisk writes as soon as it notices the channel
+  hung up; the next result line follows it. The parser attaches it to that next reply
+  (``hangup_seen``), and never consumes a ``HANGUP`` line alone.
+* ``510 Invalid or unknown command``; ``511 Command Not Permitted on a dead channel or intercept
+  routine``; bad usage is multi-line: ``520-Invalid command syntax.  Proper usage follows:``,
+  free-text usage lines (which may themselves contain ``200 result=1 (...)``), and a final
+  ``520 End of proper usage.``. A partial 520 block is never split into several replies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from ivr.agi.errors import AgiProtocolError
+
+#: Largest environment block accepted (a real one is under 1 KiB).
+MAX_ENV_BYTES = 64 * 1024
+#: Largest single reply line accepted before we call the peer broken.
+MAX_LINE_BYTES = 64 * 1024
+
+_HANGUP_LINE = b"HANGUP"
+_STATUS_RE = re.compile(rb"^(\d{3})([ -])(.*)$", re.DOTALL)
+_ENDPOS_RE = re.compile(r"^(.*?)\s*endpos=(-?\d+)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class AgiEnvironment:
+    """The ``agi_*`` variables Asterisk sends before the first command."""
+
+    values: Mapping[str, str]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """Value of ``key`` (with or without the ``agi_`` prefix)."""
+        if not key.startswith("agi_"):
+            key = "agi_" + key
+        return self.values.get(key, default)
+
+    def _str(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    @property
+    def network_script(self) -> str:
+        """The route: the path of ``agi://host:port/route`` (``agi_network_script``)."""
+        return self._str("agi_network_script")
+
+    @property
+    def request(self) -> str:
+        """The full AGI URL."""
+        return self._str("agi_request")
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """``agi_arg_1`` .. ``agi_arg_N`` in order."""
+        out: list[str] = []
+        n = 1
+        while f"agi_arg_{n}" in self.values:
+            out.append(self.values[f"agi_arg_{n}"])
+            n += 1
+        return tuple(out)
+
+    @property
+    def uniqueid(self) -> str:
+        """The channel's unique id."""
+        return self._str("agi_uniqueid")
+
+    @property
+    def channel(self) -> str:
+        """The channel name, e.g. ``PJSIP/trunk-00000001``."""
+        return self._str("agi_channel")
+
+    @property
+    def callerid(self) -> str:
+        """Caller number as Asterisk sends it (``unknown`` when absent). Personal data."""
+        return self._str("agi_callerid")
+
+    @property
+    def calleridname(self) -> str:
+        """Caller name as Asterisk sends it (``unknown`` when absent). Personal data."""
+        return self._str("agi_calleridname")
+
+    @property
+    def language(self) -> str:
+        """Channel language (``es``)."""
+        return self._str("agi_language")
+
+    @property
+    def linkedid(self) -> str | None:
+        """``agi_linkedid`` if present (Asterisk 22 does not send it)."""
+        return self.values.get("agi_linkedid")
+
+    @property
+    def dnid(self) -> str:
+        """Dialed number (``unknown`` on Local channels)."""
+        return self._str("agi_dnid")
+
+    @property
+    def extension(self) -> str:
+        """Dialplan extension running the AGI."""
+        return self._str("agi_extension")
+
+    @property
+    def context(self) -> str:
+        """Dialplan context running the AGI."""
+        return self._str("agi_context")
+
+
+def parse_environment(buffer: bytes) -> tuple[AgiEnvironment | None, bytes]:
+    """Parse the environment block; ``(None, buffer)`` until its empty line has arrived.
+
+    Raises AgiProtocolError on a line that is not ``agi_key: value`` or an oversize block.
+    """
+    values: dict[str, str] = {}
+    pos = 0
+    while True:
+        nl = buffer.find(b"\n", pos)
+        if nl < 0:
+            _check_partial_env(buffer, pos)
+            return None, buffer
+        line = buffer[pos:nl]
+        pos = nl + 1
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line:
+            if not values:
+                raise AgiProtocolError("empty environment block")
+            return AgiEnvironment(values), buffer[pos:]
+        key, value = _parse_env_line(line)
+        values[key] = value
+        if pos > MAX_ENV_BYTES:
+            raise AgiProtocolError("environment block too large")
+
+
+def _check_partial_env(buffer: bytes, pos: int) -> None:
+    if len(buffer) > MAX_ENV_BYTES:
+        raise AgiProtocolError("environment block too large")
+    tail = buffer[pos:]
+    # Fail early on garbage instead of waiting for a newline that may never come.
+    if tail and not (b"agi_".startswith(tail[:4]) or tail.startswith(b"agi_")):
+        raise AgiProtocolError("not an AGI environment line")
+
+
+def _parse_env_line(line: bytes) -> tuple[str, str]:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AgiProtocolError("environment line is not UTF-8") from exc
+    key, sep, value = text.partition(":")
+    if not sep or not key.startswith("agi_") or not key[4:].replace("_", "").isalnum():
+        raise AgiProtocolError("not an AGI environment line")
+    if value.startswith(" "):
+        value = value[1:]
+    return key, value
+
+
+@dataclass(frozen=True)
+class AgiReply:
+    """One reply from Asterisk.
+
+    ``result`` is the raw text after ``result=`` (may be empty); ``data`` the text in
+    parentheses; ``text`` the message of non-200 replies (all lines of a 520 block, prefixes
+    removed) or trailing free text of a 200 reply; ``raw`` the exact bytes consumed.
+    """
+
+    code: int
+    result: str | None = None
+    data: str | None = None
+    endpos: int | None = None
+    hangup_seen: bool = False
+    text: str = ""
+    raw: bytes = field(default=b"", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True for a 200 reply."""
+        return self.code == 200
+
+    @property
+    def result_int(self) -> int | None:
+        """``result`` as an int, or None when it is empty or not a number."""
+        if self.result is None:
+            return None
+        try:
+            return int(self.result)
+        except ValueError:
+            return None
+
+
+def parse_replies(buffer: bytes) -> tuple[list[AgiReply], bytes]:
+    """Parse every complete reply in ``buffer``; return them and the unparsed rest."""
+    replies: list[AgiReply] = []
+    pos = 0
+    while True:
+        reply, consumed = _parse_one(buffer, pos)
+        if reply is None:
+            break
+        replies.append(reply)
+        pos = consumed
+    rest = buffer[pos:]
+    if b"\n" not in rest and len(rest) > MAX_LINE_BYTES:
+        raise AgiProtocolError("reply line too long")
+    return replies, rest
+
+
+def _lines(buffer: bytes, pos: int) -> Iterator[tuple[bytes, int]]:
+    """Yield (line without EOL, position after it) for complete lines from ``pos``."""
+    while True:
+        nl = buffer.find(b"\n", pos)
+        if nl < 0:
+            return
+        line = buffer[pos:nl]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        pos = nl + 1
+        yield line, pos
+
+
+def _parse_one(buffer: bytes, start: int) -> tuple[AgiReply | None, int]:
+    hangup_seen = False
+    usage: list[str] = []
+    in_usage = False
+    for line, end in _lines(buffer, start):
+        if in_usage:
+            m = _STATUS_RE.match(line)
+            if m and m.group(1) == b"520" and m.group(2) == b" ":
+                usage.append(_decode(m.group(3)))
+                return (
+                    AgiReply(
+                        code=520,
+                        text="\n".join(usage),
+                        hangup_seen=hangup_seen,
+                        raw=buffer[start:end],
+                    ),
+                    end,
+                )
+            usage.append(_decode(line))
+            continue
+        if line == _HANGUP_LINE:
+            hangup_seen = True
+            continue
+        m = _STATUS_RE.match(line)
+        if not m:
+            raise AgiProtocolError("unexpected line from Asterisk")
+        code = int(m.group(1))
+        body = _decode(m.group(3))
+        if m.group(2) == b"-":
+            in_usage = True
+            usage.append(body)
+            continue
+        raw = buffer[start:end]
+        if code == 200:
+            return _parse_200(body, hangup_seen, raw), end
+        return AgiReply(code=code, text=body, hangup_seen=hangup_seen, raw=raw), end
+    return None, start
+
+
+def _parse_200(body: str, hangup_seen: bool, raw: bytes) -> AgiReply:
+    if not body.startswith("result="):
+        return AgiReply(code=200, text=body, hangup_seen=hangup_seen, raw=raw)
+    rest = body[len("result=") :]
+    result, _, tail = rest.partition(" ")
+    endpos: int | None = None
+    m = _ENDPOS_RE.match(tail)
+    if m:
+        tail, endpos = m.group(1), int(m.group(2))
+    data: str | None = None
+    text = ""
+    if tail.startswith("(") and tail.endswith(")"):
+        data = tail[1:-1]
+    else:
+        text = tail
+    return AgiReply(
+        code=200,
+        result=result,
+        data=data,
+        endpos=endpos,
+        hangup_seen=hangup_seen,
+        text=text,
+        raw=raw,
+    )
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+class AgiReplyParser:
+    """Feed-style wrapper around `parse_replies` that keeps the unparsed rest."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, data: bytes) -> list[AgiReply]:
+        """Add bytes; return the replies they complete."""
+        replies, self._rest = parse_replies(self._rest + data)
+        return replies
+
+    @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet part of a complete reply."""
+        return self._rest
+
+
+def quote_arg(value: str, *, always: bool = False) -> str:
+    """Quote one AGI argument the way res_agi's ``parse_args`` reads it back.
+
+    Words without whitespace, quotes or backslashes go bare (unless ``always``); others are
+    wrapped in double quotes with ``"`` and ``\\`` escaped by a backslash. Newlines cannot be
+    sent (they would end the command) and raise ValueError.
+    """
+    if "\n" in value or "\r" in value or "\x00" in value:
+        raise ValueError("AGI arguments cannot contain newlines or NUL")
+    needs = value == "" or any(c in value for c in ' \t"\\')
+    if not needs and not always:
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def build_command(*words: str) -> bytes:
+    """Join already-quoted words into one command line (with its ``\\n``)."""
+    line = " ".join(words)
+    if "\n" in line or "\r" in line:
+        raise ValueError("AGI command cannot contain newlines")
+    return line.encode("utf-8") + b"\n"

@@ -1,0 +1,102 @@
+"""Shared fixtures: a fresh PostgreSQL database per test run, emptied before each test.
+
+The server comes from ``CAC311_TEST_DATABASE_URL`` (default: the local PostgreSQL on
+127.0.0.1:5432 as user postgres). Each pytest process creates its own database, migrates it
+with Alembic, and drops it at the end, so parallel runs never meet.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from case_core.db.engine import make_engine, make_sessionmaker
+from case_core.db.migrate import upgrade_async
+from case_core.db.models import Base
+from case_core.db.uow import UnitOfWorkFactory
+
+PANAMA = ZoneInfo("America/Panama")
+BASE_URL = os.environ.get(
+    "CAC311_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/cac311_test"
+)
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = make_url(BASE_URL)
+    return url.set(database=f"{url.database}_{os.getpid()}").render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+async def migrated_database(database_url: str) -> AsyncIterator[str]:
+    name = make_url(database_url).database
+    admin_dsn = _dsn(make_url(database_url).set(database="postgres").render_as_string(False))
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    await upgrade_async(database_url)
+    yield database_url
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def engine(migrated_database: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(migrated_database)
+    yield engine
+    await engine.dispose()
+
+
+async def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
+    """Empty every table. ``replica`` mode skips the append-only trigger of case_history."""
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        extra = await conn.execute(
+            text(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        )
+        names = extra.scalar_one() or tables
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def uow_factory(engine) -> UnitOfWorkFactory:  # type: ignore[no-untyped-def]
+    """A unit-of-work factory on an empty, migrated database."""
+    await truncate_all(engine)
+    return UnitOfWorkFactory(make_sessionmaker(engine))
+
+
+@pytest.fixture
+async def seeded(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
+    """The same factory after ``cac311 seed``."""
+    from case_core.seed.loader import seed
+
+    await seed(uow_factory, now=datetime(2026, 11, 2, 13, 0, tzinfo=UTC))
+    return uow_factory
+
+
+@pytest.fixture
+def panama() -> ZoneInfo:
+    return PANAMA
