@@ -15,8 +15,9 @@ Caller behaviour is a `CallerScript`, a list of actions used in order:
 * ``Timeout()`` - no key at the next input command.
 * ``HangUp()`` - the caller hangs up during the next media command of any kind.
 
-Prompts without escape digits never consume Press/PressDuringPrompt/Timeout. When the script
-is exhausted, input commands time out.
+An interruptible prompt consumes only a PressDuringPrompt or a HangUp that is next in the
+script (a Press waits for the next input command); a prompt without escape digits, ANSWER,
+EXEC etc. consume only HangUp. When the script is exhausted, input commands time out.
 
 Hangup, as in agi-hangup-midway: the media command during which the caller hangs up answers
 ``200 result=-1`` (STREAM FILE adds ``endpos=N``); Asterisk then writes an unsolicited
@@ -41,7 +42,7 @@ import itertools
 import json
 import random
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -410,6 +411,7 @@ class SimulatedAgiCall:
             return MSG_510, False
         if self._dead and name not in _DEAD_OK:
             return MSG_511, False
+        handler: Callable[[list[str]], tuple[bytes, bool]]
         handler = getattr(self, "_cmd_" + name.lower().replace(" ", "_"))
         return handler(argv)
 
@@ -530,8 +532,8 @@ class SimulatedAgiCall:
         length = self._samples(name)
         hang = self._take_hangup()
         if hang is not None:
-            endpos = hang.endpos if hang.endpos is not None else max(length // 2, 1)
-            return f"200 result=-1 endpos={endpos}\n".encode(), True
+            at = hang.endpos if hang.endpos is not None else max(length // 2, 1)
+            return f"200 result=-1 endpos={at}\n".encode(), True
         key, endpos = self._take_prompt_key(escape)
         if key is not None:
             pos = endpos if endpos is not None else max(length // 2, 1)

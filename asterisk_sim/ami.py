@@ -239,7 +239,7 @@ class SimQueue:
         return any(not m.paused and m.status in (1, 5) for m in self.members.values())
 
 
-@dataclass
+@dataclass(eq=False)
 class _Session:
     writer: asyncio.StreamWriter
     session_id: str
@@ -754,7 +754,9 @@ class AmiSimulator:
             return
         q = self.queues.get(queue)
         if q is None:
-            self._error(session, aid, "Unable to add interface to queue: No such queue")  # unverified
+            self._error(
+                session, aid, "Unable to add interface to queue: No such queue"
+            )  # unverified
             return
         if interface in q.members:
             self._error(session, aid, "Unable to add interface: Already there")  # unverified
@@ -1051,9 +1053,7 @@ class AmiSimulator:
             interface = m.get("Interface") or ""
             member = q.members.get(interface)
             if member is None:
-                member = SimMember(
-                    queue, interface, m.get("MemberName") or interface, interface
-                )
+                member = SimMember(queue, interface, m.get("MemberName") or interface, interface)
                 q.members[interface] = member
             member.name = m.get("MemberName") or member.name
             member.state_interface = m.get("StateInterface") or member.state_interface

@@ -33,3 +33,10 @@ def load_chunks(name: str) -> list[Chunk]:
             d = json.loads(line)
             chunks.append(Chunk(float(d["t"]), d["dir"], d["data"].encode("utf-8")))
     return chunks
+
+
+def load_jsonl(name: str) -> list[dict]:
+    """The rows of ``NAME.jsonl`` as dicts ``{"t": float, "dir": str, "data": str}``."""
+    path = transcript_dir() / (name if name.endswith(".jsonl") else f"{name}.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

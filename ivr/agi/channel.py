@@ -7,8 +7,8 @@ Hangup semantics, as Asterisk 22 behaves (agi-hangup-midway):
   channel (agi-inbound-happy): we log it and return None.
 * Asterisk then writes an unsolicited ``HANGUP`` line; it reaches us in front of the next
   command's result. We consume that result, mark the channel dead and raise AgiHangup —
-  except for `set_variable` and `verbose`, which are bookkeeping that cleanup code must be able
-  to do after a hangup.
+  except for `set_variable`, `verbose` and `hangup`, which cleanup code must be able to do
+  after a hangup.
 * On a dead channel Asterisk answers media commands with ``511 ...``: AgiHangup. Commands are
   always sent, even when `is_dead`: Asterisk decides what a dead channel still permits
   (SET/GET VARIABLE, GET FULL VARIABLE, VERBOSE, EXEC).
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DEFAULT_COMMAND_TIMEOUT = 30.0
 
 # Commands whose HANGUP notice does not raise (they must work in cleanup code).
-_HANGUP_TOLERANT = ("SET VARIABLE", "VERBOSE")
+_HANGUP_TOLERANT = ("SET VARIABLE", "VERBOSE", "HANGUP")
 
 
 class AgiChannel:

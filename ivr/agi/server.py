@@ -49,7 +49,7 @@ class FastAgiServer:
         shutdown_grace: float = 5.0,
         backlog: int = 512,
     ) -> None:
-        self._routes = dict(routes)
+        self._routes = routes  # looked up per call: a mutable mapping may gain routes
         self._host = host
         self._requested_port = port
         self.env_timeout = env_timeout

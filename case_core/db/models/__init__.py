@@ -1,16 +1,20 @@
 """All ORM rows; importing this module registers every table on ``Base.metadata``."""
 
 from case_core.db.models.base import Base
+from case_core.db.models.callback_extra import CallbackOptOutRow  # noqa: F401
 from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow
 from case_core.db.models.calls import CallRow, IvrSessionRow, IvrStepRow
 from case_core.db.models.cases import CaseHistoryRow, CaseNumberCounterRow, CaseRow
 from case_core.db.models.citizens import CitizenPhoneRow, CitizenRow
+from case_core.db.models.desktop import AgentStateEventRow, ScreenPopRow, WebSessionRow  # noqa: F401,E501
 from case_core.db.models.directory import (
     AnnouncementRow,
     EntityRow,
     KnowledgeArticleRow,
     ServiceRow,
 )
+from case_core.db.models.metrics import AmiLinkOutageRow  # noqa: F401
+from case_core.db.models.recordings import RecordingAccessRow, RecordingRow  # noqa: F401
 from case_core.db.models.users import UserRow
 
 __all__ = [

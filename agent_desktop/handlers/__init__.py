@@ -1,0 +1,1 @@
+"""Request handlers: parse the request, call a service, render."""

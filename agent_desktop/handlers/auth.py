@@ -1,0 +1,107 @@
+"""Login and logout."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from agent_desktop.auth import COOKIE, cookie_secure, current_session, login_required, session_of
+from agent_desktop.csrf import LOGIN_COOKIE, MESSAGE, check_form, tokens_match
+from agent_desktop.handlers.common import read_form, render, text_field
+from agent_desktop.keys import CLOCK, SETTINGS, UOW
+from agent_desktop.sessions import create_session, end_session
+from case_core.security import verify_password
+
+# Verified against when the user does not exist, so both cases take the same time.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$lRL5N8AGmTtlsZBqstOjpw$"
+    "eFv45cZG0koNbo7jpNEJDqo67HZ3swDtDEFNQ325gj4"
+)
+BAD_LOGIN = "Usuario o contraseña incorrectos."
+
+
+def _safe_next(raw: str) -> str:
+    """Only a local path: never redirect to another site after login."""
+    parts = urlsplit(raw or "")
+    if not raw.startswith("/") or raw.startswith("//") or parts.scheme or parts.netloc:
+        return "/escritorio"
+    return parts.path
+
+
+def _login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        {
+            "login_csrf": token,
+            "error": error,
+            "next": _safe_next(request.query.get("siguiente", "")),
+        },
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=cookie_secure(request),
+        path="/login",
+    )
+    return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """GET /login."""
+    if await current_session(request) is not None:
+        raise web.HTTPFound("/escritorio")
+    return _login_page(request)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """POST /login: check the password (Argon2id) and open a server-side session."""
+    form = await read_form(request)
+    if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf_token")):
+        raise web.HTTPForbidden(text=MESSAGE)
+    username = text_field(form, "usuario", max_length=60)
+    password = text_field(form, "contrasena", max_length=200)
+    config = request.config_dict
+    async with config[UOW]() as uow:
+        user = await uow.users.by_username(username) if username else None
+    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, stored, password)
+    if user is None or not user.active or not ok:
+        return _login_page(request, error=BAD_LOGIN, status=401)
+    settings = config[SETTINGS]
+    token = await create_session(
+        config[UOW],
+        user_id=user.id,
+        now=config[CLOCK](),
+        max_age_seconds=settings.session_max_age_seconds,
+    )
+    response = web.HTTPFound(_safe_next(text_field(form, "siguiente", max_length=200)))
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=cookie_secure(request),
+        path="/",
+        max_age=settings.session_max_age_seconds,
+    )
+    response.del_cookie(LOGIN_COOKIE, path="/login")
+    raise response
+
+
+@login_required
+async def logout(request: web.Request) -> web.StreamResponse:
+    """POST /logout."""
+    form = await read_form(request)
+    check_form(request, form, session_of(request).csrf_token)
+    await end_session(request.config_dict[UOW], request.cookies.get(COOKIE, ""))
+    response = web.HTTPFound("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response

@@ -1,0 +1,32 @@
+"""What the desktop needs from the telephony side, as a Protocol (implemented over AMI).
+
+The desktop only *asks*; the agent's state it shows is whatever Asterisk reports back
+(see ``case_core.services.agents``). Implementations raise on failure (any exception); the
+desktop turns that into a Spanish message and never retries a telephony action by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+READBACK_CONTEXT = "cac311-readback"
+READBACK_EXTEN = "s"
+READBACK_PRIORITY = 1
+READBACK_VARIABLE = "CAC311_CASE_NUMBER"
+
+
+class QueueControl(Protocol):
+    """Queue membership and call control actions of one agent desktop."""
+
+    async def queue_add(self, queue: str, interface: str, member_name: str) -> None:
+        """AMI QueueAdd of ``interface`` (e.g. ``PJSIP/agent1001``) named ``member_name``."""
+
+    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
+        """AMI QueuePause; ``reason`` is a code of ``agents.PAUSE_REASONS`` ("" to resume)."""
+
+    async def queue_remove(self, queue: str, interface: str) -> None:
+        """AMI QueueRemove of ``interface``."""
+
+    async def redirect_to_readback(self, channel: str, case_number: str) -> None:
+        """Set CAC311_CASE_NUMBER on ``channel`` and AMI Redirect it to
+        ``cac311-readback,s,1`` (the IVR step that reads the number digit by digit)."""

@@ -1,0 +1,79 @@
+"""``cac311 ivr`` (the FastAGI server alone) and ``cac311 prompts build``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from cac311.config import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    ivr = sub.add_parser("ivr", help="run the FastAGI server only")
+    ivr.set_defaults(handler=_ivr)
+
+    prompts = sub.add_parser("prompts", help="IVR prompts")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
+    build = prompts_sub.add_parser("build", help="render every catalogued prompt to WAV")
+    build.add_argument("--out", type=Path, help="sound directory (default: CAC311_PROMPTS_DIR)")
+    build.add_argument(
+        "--no-db", action="store_true",
+        help="take entity names and announcements from the seed data, not the database",
+    )
+    build.set_defaults(handler=_prompts_build)
+
+
+def _ivr(settings: Settings, args: argparse.Namespace) -> int:
+    from cac311.bootstrap import run_parts
+
+    return asyncio.run(run_parts(settings, {"ivr"}))
+
+
+async def _database_prompts(settings: Settings) -> list[tuple[str, str]]:
+    from cac311.bootstrap import database
+    from case_core.db.models import AnnouncementRow
+    from ivr.prompts.catalogue import entity_prompts
+    from sqlalchemy import select
+
+    async with database(settings) as uow_factory, uow_factory() as uow:
+        entities = await uow.directory.entities()
+        announcements = (await uow.session.scalars(select(AnnouncementRow))).all()
+        return entity_prompts((e.code, e.name) for e in entities) + [
+            (a.prompt, a.text) for a in announcements if a.prompt
+        ]
+
+
+def _seed_prompts() -> list[tuple[str, str]]:
+    from case_core.seed.directory_data import ANNOUNCEMENTS, ENTITIES
+    from ivr.prompts.catalogue import announcement_prompt_name, entity_prompts
+
+    return entity_prompts((e[0], e[1]) for e in ENTITIES) + [
+        (announcement_prompt_name(slug), text) for _, slug, text, _ in ANNOUNCEMENTS
+    ]
+
+
+def _prompts_build(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.prompts.build import PromptBuildError, build_prompts
+
+    out = args.out or settings.prompts_dir
+    if args.no_db:
+        extra = _seed_prompts()
+    else:
+        try:
+            extra = asyncio.run(_database_prompts(settings))
+        except Exception as err:  # any database problem: say so and stop
+            print(
+                f"No se pudo leer la base de datos ({type(err).__name__}); "
+                "use --no-db para tomar las entidades de los datos de ejemplo.",
+                file=sys.stderr,
+            )
+            return 1
+    try:
+        files = build_prompts(out, extra=extra)
+    except PromptBuildError as err:
+        print(f"Error al generar los mensajes: {err}", file=sys.stderr)
+        return 1
+    print(f"{len(files)} mensajes de voz en {out}")
+    return 0

@@ -1,0 +1,153 @@
+"""Agent (queue member) states as Asterisk reports them.
+
+The desktop never shows what the agent *asked* for (join, pause...), only what Asterisk
+reported back through AMI (QueueMemberAdded, QueueMemberPause, QueueMemberRemoved,
+QueueMemberStatus, or a QueueStatus re-read after a reconnect). The AMI listener calls
+:func:`record_agent_state`; the row insert and a ``pg_notify('cac311_agent_state', '<id>')``
+share one transaction, so a web server in another process pushes the change to the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, text
+
+from case_core.db.models.desktop import AgentStateEventRow
+from case_core.db.uow import UnitOfWorkFactory
+
+AGENT_STATE_CHANNEL = "cac311_agent_state"
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"  # not a member of the queue
+    AVAILABLE = "available"  # member, not paused, phone idle
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    PAUSED = "paused"
+    UNAVAILABLE = "unavailable"  # member whose phone is unregistered/invalid
+
+
+STATE_LABELS: dict[AgentState, str] = {
+    AgentState.LOGGED_OUT: "Desconectado de la cola",
+    AgentState.AVAILABLE: "Disponible",
+    AgentState.RINGING: "Timbrando",
+    AgentState.IN_CALL: "En llamada",
+    AgentState.PAUSED: "En pausa",
+    AgentState.UNAVAILABLE: "Teléfono no disponible",
+}
+
+# Pause reasons: the code goes to Asterisk (QueuePause Reason, queue_log), the label to people.
+PAUSE_REASONS: dict[str, str] = {
+    "almuerzo": "Almuerzo",
+    "bano": "Baño",
+    "capacitacion": "Capacitación",
+    "tarea_administrativa": "Tarea administrativa",
+    "retroalimentacion": "Retroalimentación",
+}
+
+# app_queue member Status values (Asterisk's AST_DEVICE_* device states).
+_DEVICE_STATES: dict[int, AgentState] = {
+    0: AgentState.AVAILABLE,  # unknown: app_queue still rings it
+    1: AgentState.AVAILABLE,  # not in use
+    2: AgentState.IN_CALL,  # in use
+    3: AgentState.IN_CALL,  # busy
+    4: AgentState.UNAVAILABLE,  # invalid
+    5: AgentState.UNAVAILABLE,  # unavailable
+    6: AgentState.RINGING,
+    7: AgentState.RINGING,  # ring in use
+    8: AgentState.IN_CALL,  # on hold
+}
+
+
+def state_from_member(*, status: int | None, paused: bool, in_call: bool = False) -> AgentState:
+    """Map a queue member's ``Status``/``Paused``/``InCall`` fields to one desktop state."""
+    if paused:
+        return AgentState.PAUSED
+    if in_call:
+        return AgentState.IN_CALL
+    return _DEVICE_STATES.get(status if status is not None else 1, AgentState.AVAILABLE)
+
+
+@dataclass(frozen=True)
+class AgentStateView:
+    interface: str
+    state: AgentState
+    label: str
+    reason: str | None
+    reason_label: str | None
+    at: datetime
+    source: str
+
+    def to_json(self) -> dict:
+        return {
+            "interface": self.interface,
+            "state": self.state.value,
+            "label": self.label,
+            "reason": self.reason,
+            "reason_label": self.reason_label,
+            "at": self.at.isoformat(),
+        }
+
+
+def view_of(row: AgentStateEventRow) -> AgentStateView:
+    """The display form of a stored state event."""
+    state = AgentState(row.state)
+    reason_label = PAUSE_REASONS.get(row.reason or "", row.reason) if row.reason else None
+    label = STATE_LABELS[state]
+    if state is AgentState.PAUSED and reason_label:
+        label = f"{label}: {reason_label}"
+    return AgentStateView(
+        row.interface, state, label, row.reason, reason_label, row.at, row.source
+    )
+
+
+async def record_agent_state(
+    uow_factory: UnitOfWorkFactory,
+    interface: str,
+    state: AgentState | str,
+    reason: str | None,
+    at: datetime,
+    source: str,
+) -> int:
+    """Store a state Asterisk reported for ``interface`` and notify web servers; returns its id."""
+    state = AgentState(state)
+    async with uow_factory() as uow:
+        row = AgentStateEventRow(
+            interface=interface,
+            state=state.value,
+            reason=(reason or None) if state is AgentState.PAUSED else None,
+            at=at,
+            source=source[:40],
+        )
+        uow.session.add(row)
+        await uow.session.flush()
+        await uow.session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": AGENT_STATE_CHANNEL, "payload": str(row.id)},
+        )
+        await uow.commit()
+        return row.id
+
+
+async def latest_agent_state(
+    uow_factory: UnitOfWorkFactory, interface: str
+) -> AgentStateView | None:
+    """The last state Asterisk reported for ``interface``, or None when it never did."""
+    async with uow_factory() as uow:
+        row = await uow.session.scalar(
+            select(AgentStateEventRow)
+            .where(AgentStateEventRow.interface == interface)
+            .order_by(AgentStateEventRow.at.desc(), AgentStateEventRow.id.desc())
+            .limit(1)
+        )
+        return None if row is None else view_of(row)
+
+
+async def agent_state_by_id(uow_factory: UnitOfWorkFactory, event_id: int) -> AgentStateView | None:
+    """One stored state event (what a notification names)."""
+    async with uow_factory() as uow:
+        row = await uow.session.get(AgentStateEventRow, event_id)
+        return None if row is None else view_of(row)

@@ -1,0 +1,166 @@
+"""What the IVR needs from the rest of the system, and its database implementation.
+
+Flows never touch SQL: they call an :class:`IvrBackend`. The database backend bounds every
+call with a short timeout and, after a failure, stays "down" for a while (a circuit breaker),
+so that when PostgreSQL is unreachable each caller loses at most one timeout before being sent
+to the agent queue instead of waiting on every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from case_core.db.uow import UnitOfWorkFactory
+from case_core.services import cases as case_services
+from case_core.services import citizens as citizen_services
+from case_core.services import ivr_sessions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class BackendUnavailable(Exception):
+    """The database could not answer in time; the flow must do without it."""
+
+
+@dataclass(frozen=True)
+class CitizenMatch:
+    citizen_id: int
+    cedula: str | None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    entity_code: str
+    prompt_file: str | None
+
+
+@dataclass(frozen=True)
+class CaseStatusInfo:
+    number: str
+    status: str
+    entity_code: str
+    days_left: int | None
+
+
+class IvrBackend(Protocol):
+    async def start_session(
+        self, *, route: str, uniqueid: str, linkedid: str | None, caller_number: str | None,
+        callback_id: int | None = None,
+    ) -> int: ...
+    async def record_step(self, session_id: int, step: str, **fields: Any) -> None: ...
+    async def end_session(self, session_id: int, outcome: str) -> None: ...
+    async def announcements(self) -> list[Announcement]: ...
+    async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None: ...
+    async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]: ...
+    async def case_status(self, number: str) -> CaseStatusInfo | None: ...
+
+
+class DatabaseBackend:
+    """IvrBackend on PostgreSQL through the case_core services."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        tz: ZoneInfo,
+        clock: Callable[[], datetime],
+        timeout: float = 2.0,
+        retry_after: float = 15.0,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._tz = tz
+        self._clock = clock
+        self._timeout = timeout
+        self._retry_after = retry_after
+        self._down_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    async def _call(self, what: str, make: Callable[[], Awaitable[T]]) -> T:
+        if not self.available:
+            raise BackendUnavailable(what)
+        try:
+            return await asyncio.wait_for(make(), self._timeout)
+        except (TimeoutError, OSError, ConnectionError) as err:
+            self._trip(what, err)
+            raise BackendUnavailable(what) from None
+        except Exception as err:  # asyncpg/SQLAlchemy errors have no common base here
+            if _is_database_error(err):
+                self._trip(what, err)
+                raise BackendUnavailable(what) from None
+            raise
+
+    def _trip(self, what: str, err: BaseException) -> None:
+        if self.available:
+            log.error("IVR database unavailable during %s (%s); callers go to the queue",
+                      what, type(err).__name__)
+        self._down_until = time.monotonic() + self._retry_after
+
+    async def start_session(
+        self, *, route: str, uniqueid: str, linkedid: str | None, caller_number: str | None,
+        callback_id: int | None = None,
+    ) -> int:
+        return await self._call("start_session", lambda: ivr_sessions.start_session(
+            self._uow_factory, route=route, uniqueid=uniqueid, linkedid=linkedid,
+            caller_number=caller_number, now=self._clock(), callback_id=callback_id,
+        ))
+
+    async def record_step(self, session_id: int, step: str, **fields: Any) -> None:
+        await self._call("record_step", lambda: ivr_sessions.record_step(
+            self._uow_factory, session_id, step=step, now=self._clock(), **fields
+        ))
+
+    async def end_session(self, session_id: int, outcome: str) -> None:
+        await self._call("end_session", lambda: ivr_sessions.end_session(
+            self._uow_factory, session_id, outcome=outcome, now=self._clock()
+        ))
+
+    async def announcements(self) -> list[Announcement]:
+        async def load() -> list[Announcement]:
+            async with self._uow_factory() as uow:
+                rows = await uow.directory.active_announcements(self._clock())
+                return [Announcement(entity.code, a.prompt) for a, entity in rows]
+
+        return await self._call("announcements", load)
+
+    async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None:
+        view = await self._call(
+            "citizen_by_cedula",
+            lambda: citizen_services.identify_by_cedula(self._uow_factory, cedula),
+        )
+        return None if view is None else CitizenMatch(view.id, view.cedula)
+
+    async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]:
+        views = await self._call(
+            "citizens_by_caller_id",
+            lambda: citizen_services.identify_by_caller_id(self._uow_factory, caller_number),
+        )
+        return [CitizenMatch(v.id, v.cedula) for v in views]
+
+    async def case_status(self, number: str) -> CaseStatusInfo | None:
+        status = await self._call("case_status", lambda: case_services.status_for_caller(
+            self._uow_factory, number=number, now=self._clock(), tz=self._tz
+        ))
+        if status is None:
+            return None
+        return CaseStatusInfo(status.number, status.status.value, status.entity_code,
+                              status.days_left)
+
+
+def _is_database_error(err: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return isinstance(err, (DBAPIError, InterfaceError, OperationalError, PoolTimeout)) or (
+        type(err).__module__.startswith("asyncpg")
+    )

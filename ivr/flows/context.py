@@ -1,0 +1,83 @@
+"""Per-call context shared by the flows: the channel, the backend, the session log.
+
+Everything the caller chooses is written twice, as it happens: as a channel variable (for the
+queue and the agent's screen pop, available even when the database is down) and as a step of
+the IVR session (for the record, when the database is up).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.agi.channel import AgiChannel
+from ivr.backend import BackendUnavailable, IvrBackend
+from ivr.prompts.catalogue import file_for
+
+log = logging.getLogger(__name__)
+
+# The only keys a menu may accept: DTMF digits.
+DTMF = "0123456789*#"
+
+
+@dataclass
+class CallContext:
+    channel: AgiChannel
+    backend: IvrBackend
+    route: str
+    session_id: int | None = None
+    db_up: bool = True
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def caller_number(self) -> str:
+        return self.channel.env.callerid
+
+    async def open_session(self, callback_id: int | None = None) -> None:
+        env = self.channel.env
+        # Asterisk 22 sends no agi_linkedid: ask the channel (the screen pop correlates on it).
+        linkedid = env.linkedid or await self.channel.get_variable("CHANNEL(linkedid)")
+        try:
+            self.session_id = await self.backend.start_session(
+                route=self.route,
+                uniqueid=env.uniqueid,
+                linkedid=linkedid or None,
+                caller_number=env.callerid or None,
+                callback_id=callback_id,
+            )
+        except BackendUnavailable:
+            self.db_up = False
+        if self.session_id is not None:
+            await self.set_var("CAC311_IVR_SESSION", str(self.session_id))
+
+    async def step(self, step: str, *, digits: str | None = None, result: str | None = None,
+                   **fields: Any) -> None:
+        """Record a step; a database failure never stops the call."""
+        if self.session_id is None or not self.db_up:
+            return
+        try:
+            await self.backend.record_step(
+                self.session_id, step, digits=digits, result=result, **fields
+            )
+        except BackendUnavailable:
+            self.db_up = False
+
+    async def finish(self, outcome: str) -> None:
+        if self.session_id is None:
+            return
+        try:
+            await self.backend.end_session(self.session_id, outcome)
+        except BackendUnavailable:
+            self.db_up = False
+
+    async def set_var(self, name: str, value: str) -> None:
+        self.variables[name] = value
+        await self.channel.set_variable(name, value)
+
+    async def play(self, prompt_id: str, escape: str = "") -> str | None:
+        return await self.channel.stream_file(file_for(prompt_id), escape)
+
+    async def ask(self, prompt_id: str, *, timeout_ms: int, max_digits: int) -> str | None:
+        """Play a catalogue prompt and collect keys (None when the caller keyed nothing)."""
+        return await self.channel.get_data(file_for(prompt_id), timeout_ms, max_digits)

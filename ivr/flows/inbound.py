@@ -1,0 +1,247 @@
+"""The inbound 3-1-1 call flow (route ``inbound``).
+
+greeting (unless the dialplan played it) → active announcements → main menu →
+  1-4 register a case: identity (caller-ID match, cédula by keypad; denuncias may stay anonymous)
+  5 case status by case number, read back with digits and numbers
+  6 information (consulta), 0 agent
+→ the agent queue (the dialplan runs Queue() when the AGI returns; ``CAC311_NEXT=hangup`` ends
+the call politely instead, only after a caller heard their case status and chose nothing more).
+
+Bad input is never a reason to hang up: invalid keys and silence reprompt, up to
+``MAX_TRIES``, then the caller goes to an agent. A hangup at any step raises AgiHangup, which
+ends the session log with outcome ``colgo``.
+"""
+
+from __future__ import annotations
+
+from case_core.domain.case import CASE_NUMBER_RE
+from case_core.domain.cedula import parse_dtmf_cedula
+from case_core.domain.errors import InvalidCedula
+from ivr.agi.channel import AgiChannel
+from ivr.agi.errors import AgiHangup
+from ivr.backend import BackendUnavailable, IvrBackend
+from ivr.flows.context import CallContext
+from ivr.prompts.catalogue import (
+    CASE_STATUS_PROMPTS,
+    CEDULA_LETTERS_KEY,
+    MENU_OPTIONS,
+    entity_prompt_name,
+)
+
+MAX_TRIES = 3
+MENU_TIMEOUT_MS = 6000
+CEDULA_TIMEOUT_MS = 8000
+CASE_TIMEOUT_MS = 8000
+CASE_INTENTS = ("queja", "denuncia", "sugerencia", "solicitud")
+
+
+class ToAgent(Exception):
+    """Leave the menus and go to the agent queue, with the reason as the outcome."""
+
+    def __init__(self, outcome: str) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
+    """Serve one inbound call; always leaves with CAC311_NEXT set for the dialplan."""
+    ctx = CallContext(channel, backend, "inbound")
+    await ctx.open_session()
+    outcome = "cola"
+    try:
+        try:
+            if await channel.get_variable("CAC311_GREETED") != "1":
+                await ctx.play("bienvenida")
+            await _announcements(ctx)
+            outcome = await _main_menu(ctx)
+        except ToAgent as reason:
+            outcome = reason.outcome
+        if outcome == "fin":
+            await ctx.play("despedida")
+            await ctx.set_var("CAC311_NEXT", "hangup")
+        else:
+            await ctx.play("transferencia_agente")
+            await ctx.set_var("CAC311_NEXT", "queue")
+        await ctx.set_var("CAC311_IVR_OUTCOME", outcome)
+        await ctx.step("salida", result=outcome, outcome=outcome)
+        await ctx.finish(outcome)
+    except AgiHangup:
+        await ctx.step("colgo", result="colgo", outcome="colgo")
+        await ctx.finish("colgo")
+        raise
+
+
+async def _announcements(ctx: CallContext) -> None:
+    if not ctx.db_up:
+        return
+    try:
+        active = await ctx.backend.announcements()
+    except BackendUnavailable:
+        ctx.db_up = False
+        return
+    files = [a.prompt_file for a in active if a.prompt_file]
+    if not files:
+        return
+    await ctx.play("anuncios_intro")
+    for prompt_file in files:
+        await ctx.channel.stream_file(prompt_file)
+    await ctx.step("anuncios", result=str(len(files)))
+
+
+async def _choose(ctx: CallContext, prompt_id: str, valid: str, step: str, *,
+                  timeout_ms: int = MENU_TIMEOUT_MS) -> str:
+    """Ask for one key among ``valid``; reprompt on silence or a wrong key; then an agent."""
+    for attempt in range(1, MAX_TRIES + 1):
+        key = await ctx.ask(prompt_id, timeout_ms=timeout_ms, max_digits=1)
+        if key and key in valid:
+            await ctx.step(step, digits=key, result="ok")
+            return key
+        await ctx.step(step, digits=key, result="sin_respuesta" if not key else "invalida")
+        if attempt < MAX_TRIES:
+            await ctx.play("sin_respuesta" if not key else "opcion_invalida")
+    raise ToAgent("agente_por_reintentos")
+
+
+async def _main_menu(ctx: CallContext) -> str:
+    key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu")
+    intent = MENU_OPTIONS[key]
+    await ctx.set_var("CAC311_INTENT", intent)
+    await ctx.step("intencion", result=intent, intent=intent)
+    if intent in CASE_INTENTS:
+        await _identify(ctx, intent)
+        return "cola"
+    if intent == "estado":
+        return await _case_status(ctx)
+    return "cola"  # consulta and agente: straight to an agent
+
+
+async def _identify(ctx: CallContext, intent: str) -> None:
+    if intent == "denuncia":
+        key = await _choose(ctx, "denuncia_anonima", "12", "anonimo")
+        if key == "1":
+            await ctx.set_var("CAC311_ANONYMOUS", "1")
+            await ctx.step("anonimo", result="anonima", anonymous=True)
+            return
+    if await _caller_id_match(ctx):
+        return
+    await _cedula(ctx)
+
+
+async def _caller_id_match(ctx: CallContext) -> bool:
+    if not ctx.db_up or not ctx.caller_number:
+        return False
+    try:
+        matches = await ctx.backend.citizens_by_caller_id(ctx.caller_number)
+    except BackendUnavailable:
+        ctx.db_up = False
+        return False
+    # Offered only when the number belongs to exactly one registered citizen.
+    if len(matches) != 1 or not matches[0].cedula:
+        return False
+    key = await _choose(ctx, "callerid_coincide", "12", "callerid")
+    if key != "1":
+        return False
+    match = matches[0]
+    await _identified(ctx, match.cedula or "", match.citizen_id, "callerid")
+    return True
+
+
+async def _identified(ctx: CallContext, cedula: str, citizen_id: int | None, how: str) -> None:
+    await ctx.set_var("CAC311_CEDULA", cedula)
+    if citizen_id is not None:
+        await ctx.set_var("CAC311_CITIZEN_ID", str(citizen_id))
+    await ctx.step("identificado", result=how, cedula=cedula, citizen_id=citizen_id)
+
+
+async def _cedula(ctx: CallContext) -> None:
+    for attempt in range(1, MAX_TRIES + 1):
+        keys = await ctx.ask("cedula_solicitud", timeout_ms=CEDULA_TIMEOUT_MS, max_digits=20)
+        if keys == CEDULA_LETTERS_KEY:
+            await ctx.step("cedula", digits=keys, result="con_letras")
+            raise ToAgent("cedula_con_letras")
+        if not keys:
+            await ctx.step("cedula", result="sin_respuesta")
+            if attempt < MAX_TRIES:
+                await ctx.play("sin_respuesta")
+            continue
+        try:
+            cedula = str(parse_dtmf_cedula(keys))
+        except InvalidCedula:
+            # The keys are a cédula attempt: not stored, only the fact that it was invalid.
+            await ctx.step("cedula", result="invalida")
+            if attempt < MAX_TRIES:
+                await ctx.play("cedula_invalida")
+                await ctx.play("intente_nuevamente")
+            continue
+        citizen_id = None
+        if ctx.db_up:
+            try:
+                match = await ctx.backend.citizen_by_cedula(cedula)
+                citizen_id = match.citizen_id if match else None
+            except BackendUnavailable:
+                ctx.db_up = False
+        await _identified(ctx, cedula, citizen_id, "cedula")
+        return
+    raise ToAgent("cedula_no_valida")
+
+
+async def _case_status(ctx: CallContext) -> str:
+    while True:
+        number = await _ask_case_number(ctx)
+        if not ctx.db_up:
+            await ctx.play("disculpa_sistema")
+            raise ToAgent("sin_sistema")
+        try:
+            info = await ctx.backend.case_status(number)
+        except BackendUnavailable:
+            ctx.db_up = False
+            await ctx.play("disculpa_sistema")
+            raise ToAgent("sin_sistema") from None
+        await ctx.set_var("CAC311_CASE_NUMBER", number)
+        if info is None:
+            await ctx.step("estado", digits=number, result="desconocido", case_number=number)
+            await ctx.play("caso_no_encontrado")
+        else:
+            await ctx.step("estado", digits=number, result=info.status, case_number=number)
+            await _say_status(ctx, info)
+        key = await ctx.ask("consulta_otra", timeout_ms=MENU_TIMEOUT_MS, max_digits=1)
+        await ctx.step("otra_consulta", digits=key, result=key or "sin_respuesta")
+        if key == "1":
+            continue
+        if key == "0":
+            return "cola"
+        if key:  # any other key: the caller wants something else; an agent can help
+            return "cola"
+        return "fin"
+
+
+async def _ask_case_number(ctx: CallContext) -> str:
+    for attempt in range(1, MAX_TRIES + 1):
+        keys = await ctx.ask("caso_solicitud", timeout_ms=CASE_TIMEOUT_MS, max_digits=10)
+        if keys and CASE_NUMBER_RE.match(keys):
+            return keys
+        await ctx.step("numero_caso", digits=keys, result="invalida" if keys else "sin_respuesta")
+        if attempt < MAX_TRIES:
+            if keys:
+                await ctx.play("caso_no_encontrado")
+            else:
+                await ctx.play("sin_respuesta")
+            await ctx.play("intente_nuevamente")
+    raise ToAgent("numero_caso_no_valido")
+
+
+async def _say_status(ctx: CallContext, info) -> None:  # type: ignore[no-untyped-def]
+    channel = ctx.channel
+    await ctx.play("su_caso_esta")
+    await ctx.play(CASE_STATUS_PROMPTS[info.status])
+    await ctx.play("en_la_entidad")
+    await channel.stream_file(entity_prompt_name(info.entity_code))
+    if info.days_left is None:
+        return
+    if info.days_left >= 0:
+        await ctx.play("le_quedan")
+        await channel.say_number(info.days_left)
+    else:
+        await ctx.play("vencido_hace")
+        await channel.say_number(-info.days_left)
+    await ctx.play("dia" if abs(info.days_left) == 1 else "dias")

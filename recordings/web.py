@@ -1,0 +1,301 @@
+"""aiohttp routes to play recordings and read their access log (Spanish UI).
+
+The desktop owns login and sessions and injects ``current_actor(request)``; this module only
+asks it who is there (401 when nobody, 403 when the role may not hear the call).
+
+Byte ranges are served here rather than by ``web.FileResponse`` because FileResponse may swap
+in a ``.gz``/``.br`` sibling when the browser accepts compression, and we want to stream
+exactly the file that was verified and audited, from a descriptor opened with
+``O_NOFOLLOW``. One range per request (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``): several
+ranges, or a unit other than bytes, are ignored and the whole file is sent (RFC 9110 allows
+it); a malformed or unsatisfiable bytes range gets 416 with ``Content-Range: bytes */size``.
+``If-Range`` with a different ETag also sends the whole file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cac311.config import Settings
+from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.roles import ROLE_LABELS, Actor, Role, can_supervise
+from recordings import service
+from recordings.service import (
+    PURGED_MESSAGE,
+    AccessDenied,
+    CallNotFound,
+    RecordingUnavailable,
+)
+from recordings.storage import RecordingStore, open_for_reading
+
+CurrentActor = Callable[[web.Request], "Awaitable[Actor | None] | Actor | None"]
+Clock = Callable[[], datetime]
+
+CHUNK = 1 << 16
+MAX_CALL_ID = 2**63 - 1
+CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; media-src 'self'"
+_SPEC = re.compile(r"^(\d*)-(\d*)$")
+ACTION_LABELS = {"play": "Reproducción", "download": "Descarga"}
+
+
+class RangeNotSatisfiable(ValueError):
+    """The Range header asks for bytes the file does not have (HTTP 416)."""
+
+
+def parse_byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The single inclusive byte range ``(first, last)`` asked for, or None to send it all.
+
+    Raises RangeNotSatisfiable for a malformed bytes range or one beyond ``size``.
+    """
+    if header is None:
+        return None
+    unit, sep, ranges = header.strip().partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    specs = [s.strip() for s in ranges.split(",")]
+    if len(specs) != 1:
+        return None
+    match = _SPEC.match(specs[0])
+    if match is None or match.group(0) == "-":
+        raise RangeNotSatisfiable(header)
+    first, last = match.groups()
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    if start >= size:
+        raise RangeNotSatisfiable(header)
+    end = int(last) if last else size - 1
+    if end < start:
+        raise RangeNotSatisfiable(header)
+    return start, min(end, size - 1)
+
+
+def _role_label(role: str) -> str:
+    try:
+        return ROLE_LABELS[Role(role)]
+    except ValueError:
+        return role
+
+
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("recordings", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    env.globals["ACTION_LABELS"] = ACTION_LABELS
+    env.globals["PURGED_MESSAGE"] = PURGED_MESSAGE
+    return env
+
+
+def setup_recordings_routes(
+    app: web.Application,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    settings: Settings,
+    current_actor: CurrentActor,
+    clock: Clock | None = None,
+) -> None:
+    """Add the recording routes (``/grabaciones/...``) to ``app``."""
+    views = _RecordingViews(uow_factory, settings, current_actor, clock or (lambda: datetime.now(UTC)))
+    app.router.add_get(r"/grabaciones/llamada/{call_id:\d{1,19}}", views.page, allow_head=False)
+    app.router.add_get(
+        r"/grabaciones/llamada/{call_id:\d{1,19}}/audio", views.audio, allow_head=False
+    )
+    app.router.add_get("/grabaciones/auditoria", views.audit, allow_head=False)
+
+
+class _RecordingViews:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        settings: Settings,
+        current_actor: CurrentActor,
+        clock: Clock,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.settings = settings
+        self.store = RecordingStore(settings.recordings_dir)
+        self.current_actor = current_actor
+        self.clock = clock
+        self.tz = ZoneInfo(settings.timezone)
+        self.env = _templates()
+
+    async def _actor(self, request: web.Request) -> Actor:
+        result = self.current_actor(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None:
+            raise web.HTTPUnauthorized(text="Debe iniciar sesión.")
+        return result
+
+    @staticmethod
+    def _call_id(request: web.Request) -> int:
+        call_id = int(request.match_info["call_id"])
+        if not 0 < call_id <= MAX_CALL_ID:
+            raise web.HTTPNotFound(text="Llamada no encontrada.")
+        return call_id
+
+    def _html(self, template: str, status: int = 200, **context: object) -> web.Response:
+        body = self.env.get_template(template).render(**context)
+        return web.Response(
+            text=body,
+            status=status,
+            content_type="text/html",
+            headers={"Content-Security-Policy": CSP, "Cache-Control": "private, no-store"},
+        )
+
+    def _local(self, when: datetime | None) -> str:
+        return when.astimezone(self.tz).strftime("%d/%m/%Y %H:%M:%S") if when else "—"
+
+    async def page(self, request: web.Request) -> web.Response:
+        actor = await self._actor(request)
+        call_id = self._call_id(request)
+        try:
+            view = await service.describe_call(
+                self.uow_factory,
+                self.settings,
+                actor=actor,
+                call_id=call_id,
+                now=self.clock(),
+                store=self.store,
+            )
+        except CallNotFound:
+            raise web.HTTPNotFound(text="Llamada no encontrada.") from None
+        except AccessDenied:
+            raise web.HTTPForbidden(text="No tiene permiso para escuchar esta grabación.") from None
+        return self._html(
+            "grabacion.html",
+            view=view,
+            started=self._local(view.started_at),
+            audio_url=f"/grabaciones/llamada/{view.call_id}/audio",
+        )
+
+    async def audio(self, request: web.Request) -> web.StreamResponse:
+        actor = await self._actor(request)
+        call_id = self._call_id(request)
+        download = request.query.get("download") == "1"
+        try:
+            playback = await service.open_playback(
+                self.uow_factory,
+                self.settings,
+                actor=actor,
+                call_id=call_id,
+                now=self.clock(),
+                store=self.store,
+            )
+        except CallNotFound:
+            raise web.HTTPNotFound(text="Llamada no encontrada.") from None
+        except AccessDenied:
+            raise web.HTTPForbidden(text="No tiene permiso para escuchar esta grabación.") from None
+        except RecordingUnavailable as err:
+            if err.state == "purged":
+                raise web.HTTPGone(text=PURGED_MESSAGE.capitalize() + ".") from None
+            raise web.HTTPNotFound(text="Grabación no disponible.") from None
+        try:
+            fd, st = await asyncio.to_thread(open_for_reading, playback.path)
+        except OSError:
+            raise web.HTTPNotFound(text="Grabación no disponible.") from None
+        try:
+            return await self._send(request, actor, playback, fd, st, download)
+        finally:
+            os.close(fd)
+
+    async def _send(
+        self,
+        request: web.Request,
+        actor: Actor,
+        playback: service.Playback,
+        fd: int,
+        st: os.stat_result,
+        download: bool,
+    ) -> web.StreamResponse:
+        size = st.st_size
+        etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Type": playback.content_type,
+            "ETag": etag,
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        }
+        name = f"grabacion-llamada-{playback.call_id}.{playback.audio_format}"
+        disposition = "attachment" if download else "inline"
+        headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
+        range_header = request.headers.get("Range")
+        if_range = request.headers.get("If-Range")
+        if if_range is not None and if_range.strip() != etag:
+            range_header = None
+        try:
+            byte_range = parse_byte_range(range_header, size)
+        except RangeNotSatisfiable:
+            headers["Content-Range"] = f"bytes */{size}"
+            return web.Response(status=416, headers=headers)
+        if byte_range is None:
+            status, start, length = 200, 0, size
+            range_start = None
+        else:
+            status, start = 206, byte_range[0]
+            length = byte_range[1] - byte_range[0] + 1
+            headers["Content-Range"] = f"bytes {byte_range[0]}-{byte_range[1]}/{size}"
+            range_start = start
+        await service.record_access(
+            self.uow_factory,
+            actor=actor,
+            call_id=playback.call_id,
+            recording_id=playback.recording_id,
+            action="download" if download else "play",
+            now=self.clock(),
+            remote_addr=request.remote,
+            user_agent=request.headers.get("User-Agent"),
+            range_start=range_start,
+        )
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = length
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        offset, remaining = start, length
+        while remaining > 0:
+            chunk = await loop.run_in_executor(None, os.pread, fd, min(CHUNK, remaining), offset)
+            if not chunk:
+                break
+            await response.write(chunk)
+            offset += len(chunk)
+            remaining -= len(chunk)
+        await response.write_eof()
+        return response
+
+    async def audit(self, request: web.Request) -> web.Response:
+        actor = await self._actor(request)
+        if not can_supervise(actor):
+            raise web.HTTPForbidden(text="Solo supervisores y administradores.")
+        raw = request.query.get("llamada", "").strip()
+        call_id = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_CALL_ID else None
+        rows = await service.access_log(self.uow_factory, limit=500, call_id=call_id)
+        entries = [
+            {
+                "at": self._local(r.at),
+                "username": r.username,
+                "role": _role_label(r.role),
+                "call_id": r.call_id,
+                "recording_id": r.recording_id,
+                "action": ACTION_LABELS.get(r.action, r.action),
+                "remote_addr": r.remote_addr or "—",
+                "user_agent": r.user_agent or "—",
+            }
+            for r in rows
+        ]
+        return self._html(
+            "auditoria.html", entries=entries, call_id=call_id, timezone=self.settings.timezone
+        )
