@@ -16,7 +16,8 @@ from agent_desktop.sessions import SessionInfo, load_session
 from case_core.domain.roles import Actor, can_use_desktop
 
 COOKIE = "cac311_sesion"
-_SESSION = "cac311_desktop_session"  # request-scoped cache key
+_SESSION = web.RequestKey("cac311_desktop_session_cache", object)
+SESSION = web.RequestKey("cac311_desktop_session", SessionInfo)
 _MISSING = object()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,14 +66,14 @@ def _unauthenticated(request: web.Request) -> web.HTTPException:
 
 
 def login_required(handler: Handler) -> Handler:
-    """Any logged-in user; the session is in ``request["session"]``."""
+    """Any logged-in user; the session is in ``request[SESSION]``."""
 
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         info = await current_session(request)
         if info is None:
             raise _unauthenticated(request)
-        request["session"] = info
+        request[SESSION] = info
         return await handler(request)
 
     return wrapper
@@ -90,7 +91,7 @@ def desktop_required(handler: Handler) -> Handler:
             raise web.HTTPForbidden(
                 text="Su rol no tiene acceso al escritorio de agentes del 3-1-1."
             )
-        request["session"] = info
+        request[SESSION] = info
         return await handler(request)
 
     return wrapper
@@ -98,4 +99,4 @@ def desktop_required(handler: Handler) -> Handler:
 
 def session_of(request: web.Request) -> SessionInfo:
     """The session a decorator checked for this request."""
-    return request["session"]
+    return request[SESSION]

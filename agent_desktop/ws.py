@@ -25,6 +25,7 @@ from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, IDLE_TIMEOUT, SETTINGS, UOW
 from agent_desktop.pop_bus import current_pop
 from agent_desktop.sessions import SessionInfo, load_session
+from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import DomainError
 from case_core.domain.roles import can_use_desktop
 from case_core.services.agents import latest_agent_state
@@ -117,11 +118,12 @@ def origin_allowed(request: web.Request) -> bool:
     return origin in (f"http://{request.host}", f"https://{request.host}")
 
 
-async def initial_messages(request: web.Request, interface: str | None) -> list[dict[str, Any]]:
+async def initial_messages(
+    uow_factory: UnitOfWorkFactory, interface: str | None
+) -> list[dict[str, Any]]:
     """What a (re)connecting browser gets: its agent state and its open pop."""
     if not interface:
         return []
-    uow_factory = request.config_dict[UOW]
     messages: list[dict[str, Any]] = []
     state = await latest_agent_state(uow_factory, interface)
     if state is not None:
@@ -147,7 +149,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     client = hub.add(ws, info.phone_interface)
     try:
         client.offer({"type": "hello", "interface": info.phone_interface})
-        for message in await initial_messages(request, info.phone_interface):
+        for message in await initial_messages(request.config_dict[UOW], info.phone_interface):
             client.offer(message)
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:

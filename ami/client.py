@@ -189,6 +189,7 @@ class AmiClient:
         self._last_change = clock()
         self.last_error: str | None = None
         self._subscribers: list[Subscriber] = []
+        self.state_listeners: list[Callable[[State, datetime], None]] = []
         self._queue: asyncio.Queue[AmiEvent] = asyncio.Queue()
         self._link: _Link | None = None
         self._up = asyncio.Event()
@@ -483,6 +484,8 @@ class AmiClient:
             log.info("AMI %s: %s -> %s", self.config.server, self._state, state)
             self._state = state
             self._last_change = self._clock()
+            for listener in list(self.state_listeners):
+                listener(state, self._last_change)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.config.backoff_max, self.config.backoff_min * (2**attempt))

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ami.protocol import AmiMessage, Event
 
@@ -364,11 +365,11 @@ def _duration(text: str) -> int:
     return total
 
 
-def _base(m: AmiMessage, server: str, at: datetime) -> dict[str, object]:
+def _base(m: AmiMessage, server: str, at: datetime) -> dict[str, Any]:
     return {"server": server, "received_at": at}
 
 
-def _channel(m: AmiMessage, server: str, at: datetime) -> dict[str, object]:
+def _channel(m: AmiMessage, server: str, at: datetime) -> dict[str, Any]:
     return {
         **_base(m, server, at),
         "channel": _req(m, "Channel"),
@@ -379,7 +380,7 @@ def _channel(m: AmiMessage, server: str, at: datetime) -> dict[str, object]:
     }
 
 
-def _agent(m: AmiMessage, server: str, at: datetime) -> dict[str, object]:
+def _agent(m: AmiMessage, server: str, at: datetime) -> dict[str, Any]:
     return {
         **_channel(m, server, at),
         "queue": _req(m, "Queue"),
@@ -390,7 +391,7 @@ def _agent(m: AmiMessage, server: str, at: datetime) -> dict[str, object]:
     }
 
 
-def _member(m: AmiMessage, server: str, at: datetime, *, listed: bool) -> dict[str, object]:
+def _member(m: AmiMessage, server: str, at: datetime, *, listed: bool) -> dict[str, Any]:
     interface = _req(m, "Location" if listed else "Interface")
     return {
         **_base(m, server, at),

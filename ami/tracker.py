@@ -124,6 +124,11 @@ def _with_var(record: CallRecord, name: str, value: str) -> CallRecord:
     return replace(record, ivr_vars=tuple(items.items()))
 
 
+def _answered_key(record: CallRecord) -> datetime:
+    assert record.answered_at is not None
+    return record.answered_at
+
+
 class CallTracker:
     """Consumes typed AMI events and Resync snapshots; returns CallUpdate lists."""
 
@@ -264,7 +269,7 @@ class CallTracker:
             ]
             if not candidates:
                 return []
-            record = max(candidates, key=lambda r: r.answered_at or r.entered_at)
+            record = max(candidates, key=_answered_key)
         record = replace(
             record,
             talk_seconds=event.talk_time,

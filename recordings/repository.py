@@ -121,8 +121,9 @@ class RecordingRepository:
         )
         return bool((await self.session.execute(stmt)).scalar_one())
 
-    async def has_play_since(self, *, user_id: int | None, username: str, call_id: int,
-                             since: datetime) -> bool:
+    async def has_play_since(
+        self, *, user_id: int | None, username: str, call_id: int, since: datetime
+    ) -> bool:
         who = (
             RecordingAccessRow.user_id == user_id
             if user_id is not None

@@ -299,8 +299,7 @@ async def record_access(
 ) -> bool:
     """Append an access-log row per the rule in the module docstring; True if one was written.
 
-    ``range_start`` is the first byte asked for (None without a Range header; negative for a
-    suffix range).
+    ``range_start`` is the first byte served (None without a Range header).
     """
     async with uow_factory() as uow:
         repo = _repo(uow)
@@ -384,8 +383,9 @@ async def purge(
         )
     for call_id in candidates:
         try:
-            item = await _purge_one(uow_factory, store, call_id, now=now, cutoff=cutoff,
-                                    dry_run=dry_run)
+            item = await _purge_one(
+                uow_factory, store, call_id, now=now, cutoff=cutoff, dry_run=dry_run
+            )
         except OSError as err:
             report.failed.append((call_id, type(err).__name__))
             continue

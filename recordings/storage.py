@@ -3,7 +3,8 @@
 Layout: Asterisk's MixMonitor writes ``<monitor dir>/YYYY/MM/DD/<uniqueid>.wav`` (UTC date),
 and our ``Settings.recordings_dir`` is that same tree (mounted or synced from the PBX). The
 AMI tracker stores in ``calls.recording_path`` the value of the ``VarSet MIXMONITOR_FILENAME``
-event: an absolute path ON THE PBX, e.g. ``/var/spool/asterisk/monitor/2026/11/25/1795475111.1.wav``.
+event: an absolute path ON THE PBX, e.g.
+``/var/spool/asterisk/monitor/2026/11/25/1795475111.1.wav``.
 It is mapped to a path relative to our directory by, in order:
 
 1. stripping a known PBX prefix (``DEFAULT_PBX_PREFIXES``; the rest is kept as is),
@@ -167,9 +168,7 @@ def _open_nofollow(path: Path):  # type: ignore[no-untyped-def]
 class RecordingStore:
     """The recordings directory: safe lookup, inspection and removal of files."""
 
-    def __init__(
-        self, root: Path, *, pbx_prefixes: tuple[str, ...] = DEFAULT_PBX_PREFIXES
-    ) -> None:
+    def __init__(self, root: Path, *, pbx_prefixes: tuple[str, ...] = DEFAULT_PBX_PREFIXES) -> None:
         self.root = Path(root).resolve()
         self.pbx_prefixes = pbx_prefixes
 

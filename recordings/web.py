@@ -99,6 +99,10 @@ def _templates() -> Environment:
     return env
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def setup_recordings_routes(
     app: web.Application,
     *,
@@ -108,7 +112,7 @@ def setup_recordings_routes(
     clock: Clock | None = None,
 ) -> None:
     """Add the recording routes (``/grabaciones/...``) to ``app``."""
-    views = _RecordingViews(uow_factory, settings, current_actor, clock or (lambda: datetime.now(UTC)))
+    views = _RecordingViews(uow_factory, settings, current_actor, clock or _utcnow)
     app.router.add_get(r"/grabaciones/llamada/{call_id:\d{1,19}}", views.page, allow_head=False)
     app.router.add_get(
         r"/grabaciones/llamada/{call_id:\d{1,19}}/audio", views.audio, allow_head=False

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from agent_desktop.auth import SESSION
 from agent_desktop.keys import SETTINGS, TEMPLATES
 
 
@@ -25,7 +26,7 @@ def render(
 ) -> web.Response:
     """Render a template of ``agent_desktop/templates`` as an HTML response."""
     env = request.config_dict[TEMPLATES]
-    session = request.get("session")
+    session = request.get(SESSION)
     ctx = {
         "session": session,
         "csrf_token": session.csrf_token if session else "",

@@ -15,9 +15,7 @@ def _scan(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with database(settings) as uow_factory:
-            report = await scan(
-                uow_factory, settings, now=datetime.now(UTC), recheck_all=args.all
-            )
+            report = await scan(uow_factory, settings, now=datetime.now(UTC), recheck_all=args.all)
         print(
             f"Grabaciones revisadas: {report.checked}; vinculadas: {len(report.linked)}; "
             f"con problemas: {len(report.missing)}."

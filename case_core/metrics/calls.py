@@ -64,7 +64,7 @@ def tz_name(tz: tzinfo | str) -> str:
 def _bucket(interval: str, local_ts: str) -> str:
     if interval == "month":
         return f"date_trunc('month', {local_ts})"
-    return f"date_bin(CAST(:stride AS interval), {local_ts}, {_ORIGIN})"
+    return f"date_bin(CAST(CAST(:stride AS text) AS interval), {local_ts}, {_ORIGIN})"
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,10 @@ async def call_metrics(
     first_bucket = _bucket(interval, "(CAST(:start AS timestamptz) AT TIME ZONE :tz)")
     sql = f"""
 WITH buckets AS (
-  SELECT g.b AS local_start, g.b + CAST(:stride AS interval) AS local_end
+  SELECT g.b AS local_start, g.b + CAST(CAST(:stride AS text) AS interval) AS local_end
   FROM generate_series({first_bucket},
                        CAST(:end AS timestamptz) AT TIME ZONE :tz,
-                       CAST(:stride AS interval)) AS g(b)
+                       CAST(CAST(:stride AS text) AS interval)) AS g(b)
   WHERE g.b < CAST(:end AS timestamptz) AT TIME ZONE :tz
 ),
 classified AS ({classified}),

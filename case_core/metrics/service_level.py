@@ -217,7 +217,7 @@ def asterisk_format(numerator: int, denominator: int) -> str:
     if denominator <= 0:
         return "0.0"
     value = _f32(100 * _f32(_f32(float(numerator)) / _f32(float(denominator))))
-    return "%2.1f" % value
+    return "%2.1f" % value  # noqa: UP031 (the same printf format as app_queue)
 
 
 # --- Reference classification in plain Python (tests and the benchmark compare SQL to it) ---
@@ -284,9 +284,7 @@ def classify(call: QueuedCall, as_of: datetime, thresholds: Thresholds) -> CallC
     return CallCounts(offered=1, other=1, longest_wait=wait)
 
 
-def count_calls(
-    calls: Iterable[QueuedCall], as_of: datetime, thresholds: Thresholds
-) -> CallCounts:
+def count_calls(calls: Iterable[QueuedCall], as_of: datetime, thresholds: Thresholds) -> CallCounts:
     """Sum of :func:`classify` over calls: the plain-Python pass the SQL must agree with."""
     total = CallCounts()
     for call in calls:

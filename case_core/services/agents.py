@@ -99,9 +99,7 @@ def view_of(row: AgentStateEventRow) -> AgentStateView:
     label = STATE_LABELS[state]
     if state is AgentState.PAUSED and reason_label:
         label = f"{label}: {reason_label}"
-    return AgentStateView(
-        row.interface, state, label, row.reason, reason_label, row.at, row.source
-    )
+    return AgentStateView(row.interface, state, label, row.reason, reason_label, row.at, row.source)
 
 
 async def record_agent_state(

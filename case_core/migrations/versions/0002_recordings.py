@@ -48,7 +48,9 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_recordings_call_id_calls")),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_recordings_call_id_calls")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recordings")),
         sa.UniqueConstraint("call_id", name=op.f("uq_recordings_call_id")),
     )

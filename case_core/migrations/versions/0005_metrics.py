@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.CheckConstraint("up_at IS NULL OR up_at >= down_at", name=op.f("ck_ami_link_outages_order")),
+        sa.CheckConstraint(
+            "up_at IS NULL OR up_at >= down_at", name=op.f("ck_ami_link_outages_order")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ami_link_outages")),
     )
     op.create_index("ix_ami_link_outages_down_at", "ami_link_outages", ["down_at"])

@@ -1,0 +1,170 @@
+"""AmiBridge: where typed AMI events become rows, pops and agent states.
+
+It subscribes to one AmiClient per Asterisk server and, in event order:
+
+- feeds the pure :class:`ami.tracker.CallTracker` and saves every call update
+  (``case_core.services.calls.save_call``);
+- on an answered call (AgentConnect) builds the screen pop and publishes it through
+  PostgreSQL (``agent_desktop.pop_bus.publish_pop``: NOTIFY reaches the web processes);
+  when the call ends, closes it;
+- turns queue-member events and the member list of every Resync into agent states
+  (``case_core.services.agents.record_agent_state``);
+- records when the AMI link goes down and up, so metrics flag incomplete intervals.
+
+A database error while handling one event is logged and does not stop the next one; the
+tracker keeps the call in memory, so the next update of the same call writes it whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ami.client import AmiClient
+from ami.events import (
+    AmiEvent,
+    QueueMember,
+    QueueMemberAdded,
+    QueueMemberEvent,
+    QueueMemberRemoved,
+    Resync,
+)
+from ami.tracker import CallRecord, CallTracker, CallUpdate
+from case_core.db.uow import UnitOfWorkFactory
+from case_core.services.calls import CallSnapshot, save_call
+
+log = logging.getLogger(__name__)
+
+
+def snapshot_of(record: CallRecord) -> CallSnapshot:
+    """The persistence view of a tracked call."""
+    return CallSnapshot(
+        server=record.server,
+        uniqueid=record.uniqueid,
+        linkedid=record.linkedid,
+        caller_number=record.caller_number,
+        queue=record.queue,
+        entered_at=record.entered_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+        hold_seconds=record.hold_seconds,
+        talk_seconds=record.talk_seconds,
+        ring_seconds=record.ring_seconds,
+        agent_interface=record.agent_interface,
+        agent_name=record.agent_member_name,
+        abandoned=record.abandoned,
+        end_unknown=record.unknown_end,
+        hangup_cause=record.hangup_cause,
+        recording_path=record.recording_path,
+        ivr_variables=record.ivr,
+    )
+
+
+class AmiBridge:
+    """Connects AMI clients to the database, the pop bus and the agent states."""
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        *,
+        tz: ZoneInfo,
+        tracker: CallTracker | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._tz = tz
+        self.tracker = tracker or CallTracker()
+        self._background: set[asyncio.Task[None]] = set()
+        self.errors = 0
+
+    def attach(self, client: AmiClient) -> Callable[[], None]:
+        """Subscribe to a client's events and link state; returns the unsubscribe."""
+        server = client.config.server
+
+        def on_state(state: str, at: datetime) -> None:
+            self._spawn(self._link_state(server, state, at))
+
+        client.state_listeners.append(on_state)
+        return client.subscribe(self.handle)
+
+    async def handle(self, event: AmiEvent) -> None:
+        """Process one event completely before the next (the client awaits this)."""
+        try:
+            if isinstance(event, Resync):
+                await self._members(event.members, event.received_at, "resync")
+            elif isinstance(event, QueueMemberEvent):
+                await self._member_event(event)
+            for update in self.tracker.handle(event):
+                await self._call_update(update)
+        except Exception:
+            self.errors += 1
+            log.exception("AMI bridge could not store %s", type(event).__name__)
+
+    async def _call_update(self, update: CallUpdate) -> None:
+        from agent_desktop.pop_bus import close_pop, publish_pop
+        from case_core.services.screen_pop import build_pop
+
+        record = update.record
+        await save_call(self._uow_factory, snapshot_of(record))
+        if update.change == "answered" and record.agent_interface and record.ended_at is None:
+            pop = await build_pop(
+                self._uow_factory,
+                call_uniqueid=record.uniqueid,
+                linkedid=record.linkedid,
+                caller_number=record.caller_number,
+                agent_interface=record.agent_interface,
+                ivr_variables=record.ivr,
+                connected_at=record.answered_at or record.last_event_at,  # type: ignore[arg-type]
+                caller_channel=record.channel,
+                server=record.server,
+                tz=self._tz,
+            )
+            await publish_pop(self._uow_factory, pop, now=record.answered_at)
+        elif record.ended_at is not None and update.change in ("ended", "updated"):
+            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
+
+    async def _member_event(self, event: QueueMemberEvent) -> None:
+        from case_core.services.agents import AgentState, record_agent_state, state_from_member
+
+        if isinstance(event, QueueMemberRemoved):
+            state = AgentState.LOGGED_OUT
+        else:
+            state = state_from_member(status=event.status, paused=event.paused,
+                                      in_call=event.in_call)
+        source = type(event).__name__
+        if isinstance(event, QueueMemberAdded):
+            source = "QueueMemberAdded"
+        await record_agent_state(self._uow_factory, event.interface, state,
+                                 event.paused_reason or None, event.received_at, source)
+
+    async def _members(self, members: tuple[QueueMember, ...], at: datetime, source: str) -> None:
+        from case_core.services.agents import record_agent_state, state_from_member
+
+        for member in members:
+            state = state_from_member(status=member.status, paused=member.paused,
+                                      in_call=member.in_call)
+            await record_agent_state(self._uow_factory, member.interface, state,
+                                     member.paused_reason or None, at, source)
+
+    async def _link_state(self, server: str, state: str, at: datetime) -> None:
+        from case_core.metrics.outages import record_link_down, record_link_up
+
+        try:
+            if state == "up":
+                await record_link_up(self._uow_factory, server, at)
+            elif state in ("down", "auth_failed"):
+                await record_link_down(self._uow_factory, server, at)
+        except Exception:
+            log.exception("could not record AMI link state %s for %s", state, server)
+
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for link-state writes still in flight (used at shutdown and in tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)

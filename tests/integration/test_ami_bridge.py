@@ -1,0 +1,164 @@
+"""Real AMI event streams from Asterisk 22, replayed by the simulator through the AMI client
+into PostgreSQL: call rows, screen pops, agent states and link outages."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from ami.bridge import AmiBridge
+from ami.client import AmiActionError, AmiClient, AmiConfig
+from ami.queue_control import AmiQueueControl
+from asterisk_sim.ami import AmiSimulator
+from case_core.db.models import CallRow, UserRow
+from case_core.db.models.desktop import AgentStateEventRow, ScreenPopRow
+from case_core.db.models.metrics import AmiLinkOutageRow
+from case_core.security import hash_password
+
+AGENT_INTERFACE = "Local/100@agents/n"  # the queue member of the captured calls
+
+
+async def until(predicate: Callable[[], object], within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await predicate():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def sim():
+    simulator = AmiSimulator()
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def bridge(seeded, sim, panama):
+    async with seeded() as uow:
+        uow.session.add(UserRow(username="ana", full_name="Ana Agente", role="agent",
+                                password_hash=hash_password("x" * 12),
+                                phone_interface=AGENT_INTERFACE))
+        await uow.commit()
+    client = AmiClient(
+        AmiConfig(host="127.0.0.1", port=sim.port,
+                  username="cac311", secret="s3cret", server="pbx1", ping_interval=30.0,
+                  ping_timeout=1.0, action_timeout=1.0, connect_timeout=1.0,
+                  backoff_min=0.05, backoff_max=0.3),
+        rng=random.Random(3),
+    )
+    bridge = AmiBridge(seeded, tz=panama)
+    bridge.attach(client)
+    await client.start()
+    await client.wait_up(3)
+    yield bridge, client
+    await client.stop()
+    await bridge.drain()
+
+
+async def _call(uow_factory, uniqueid):
+    async with uow_factory() as uow:
+        return await uow.session.scalar(select(CallRow).where(CallRow.uniqueid == uniqueid))
+
+
+async def test_answered_call_is_stored_with_timings_agent_recording_and_pop(seeded, sim, bridge):
+    await sim.replay("ami-queue-call-answered")
+
+    async def done():
+        row = await _call(seeded, "1795475111.1")
+        return row is not None and row.talk_seconds is not None and row.ended_at is not None
+
+    await until(done)
+    row = await _call(seeded, "1795475111.1")
+    assert (row.hold_seconds, row.talk_seconds, row.abandoned) == (0, 5, False)
+    assert row.linkedid == "1795475111.0" and row.caller_number == "62345678"
+    assert row.agent_interface == AGENT_INTERFACE and row.agent_name == "Agente Ana"
+    assert row.agent_user_id is not None
+    assert row.recording_path == "/var/spool/asterisk/monitor/1795475111.1.wav"
+    assert row.answered_at is not None and row.entered_at <= row.answered_at <= row.ended_at
+    assert row.ivr_variables.get("CAC311_INTENT")
+    async with seeded() as uow:
+        pops = (await uow.session.scalars(select(ScreenPopRow))).all()
+    assert len(pops) == 1
+    pop = pops[0]
+    assert pop.agent_interface == AGENT_INTERFACE and pop.call_uniqueid == "1795475111.1"
+    assert pop.payload["call"]["caller_number"] == "62345678"
+    assert pop.payload["ivr"]["intent"] == row.ivr_variables["CAC311_INTENT"]
+    assert pop.closed_at is not None  # the call ended
+
+
+async def test_abandoned_call_is_flagged_with_its_wait(seeded, sim, bridge):
+    await sim.replay("ami-queue-call-abandoned")
+
+    async def done():
+        row = await _call(seeded, "1795475142.5")
+        return row is not None and row.ended_at is not None
+
+    await until(done)
+    row = await _call(seeded, "1795475142.5")
+    assert row.abandoned and row.hold_seconds == 20 and row.answered_at is None
+    async with seeded() as uow:
+        assert (await uow.session.scalars(select(ScreenPopRow))).all() == []
+
+
+async def test_link_dropped_mid_call_is_recovered_and_the_outage_recorded(seeded, sim, bridge):
+    bridge_obj, client = bridge
+    await sim.replay("ami-resync-ringnoanswer-timeout", end=16.55)
+    uniqueid = "1795475415.29"
+
+    async def queued():
+        return await _call(seeded, uniqueid) is not None
+
+    await until(queued)
+    sim.drop_all()
+
+    async def outage_closed():
+        async with seeded() as uow:
+            rows = (await uow.session.scalars(select(AmiLinkOutageRow))).all()
+        return len(rows) == 1 and rows[0].up_at is not None
+
+    await until(outage_closed)
+    row = await _call(seeded, uniqueid)
+    assert row.ended_at is None and not row.end_unknown  # still waiting: not lost
+    assert bridge_obj.tracker.get("pbx1", uniqueid) is not None
+    await sim.replay("ami-resync-ringnoanswer-timeout", start=16.55)
+
+    async def ended():
+        r = await _call(seeded, uniqueid)
+        return r.ended_at is not None
+
+    await until(ended)
+    row = await _call(seeded, uniqueid)
+    assert row.abandoned  # left by the queue timeout: app_queue counts it as abandoned
+    assert bridge_obj.errors == 0
+
+
+async def test_queue_membership_and_pause_come_back_as_reported_states(seeded, sim, bridge):
+    _, client = bridge
+    control = AmiQueueControl({"pbx1": client})
+    await control.queue_add("cac311", "PJSIP/agent1001", "Ana Batista")
+    await control.queue_pause("cac311", "PJSIP/agent1001", True, "almuerzo")
+    await control.queue_pause("cac311", "PJSIP/agent1001", False, "")
+    await control.queue_remove("cac311", "PJSIP/agent1001")
+
+    async def four():
+        async with seeded() as uow:
+            rows = (await uow.session.scalars(
+                select(AgentStateEventRow)
+                .where(AgentStateEventRow.interface == "PJSIP/agent1001")
+                .where(AgentStateEventRow.source != "resync")
+                .order_by(AgentStateEventRow.id)
+            )).all()
+        return [(r.state, r.reason) for r in rows] if len(rows) >= 4 else None
+
+    await until(four)
+    assert await four() == [
+        ("available", None), ("paused", "almuerzo"), ("available", None), ("logged_out", None)
+    ]
+    with pytest.raises(AmiActionError, match="Channel does not exist"):
+        await control.redirect_to_readback("PJSIP/nobody-00000001", "2026000123")
