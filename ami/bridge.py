@@ -131,22 +131,31 @@ class AmiBridge:
         if isinstance(event, QueueMemberRemoved):
             state = AgentState.LOGGED_OUT
         else:
-            state = state_from_member(status=event.status, paused=event.paused,
-                                      in_call=event.in_call)
+            state = state_from_member(
+                status=event.status, paused=event.paused, in_call=event.in_call
+            )
         source = type(event).__name__
         if isinstance(event, QueueMemberAdded):
             source = "QueueMemberAdded"
-        await record_agent_state(self._uow_factory, event.interface, state,
-                                 event.paused_reason or None, event.received_at, source)
+        await record_agent_state(
+            self._uow_factory,
+            event.interface,
+            state,
+            event.paused_reason or None,
+            event.received_at,
+            source,
+        )
 
     async def _members(self, members: tuple[QueueMember, ...], at: datetime, source: str) -> None:
         from case_core.services.agents import record_agent_state, state_from_member
 
         for member in members:
-            state = state_from_member(status=member.status, paused=member.paused,
-                                      in_call=member.in_call)
-            await record_agent_state(self._uow_factory, member.interface, state,
-                                     member.paused_reason or None, at, source)
+            state = state_from_member(
+                status=member.status, paused=member.paused, in_call=member.in_call
+            )
+            await record_agent_state(
+                self._uow_factory, member.interface, state, member.paused_reason or None, at, source
+            )
 
     async def _link_state(self, server: str, state: str, at: datetime) -> None:
         from case_core.metrics.outages import record_link_down, record_link_up

@@ -50,9 +50,23 @@ class CaseStatusInfo:
     days_left: int | None
 
 
+@dataclass(frozen=True)
+class CallbackInfo:
+    callback_id: int
+    kind: str  # seguimiento | satisfaccion
+    case_number: str
+    status: str
+    entity_code: str
+
+
 class IvrBackend(Protocol):
     async def start_session(
-        self, *, route: str, uniqueid: str, linkedid: str | None, caller_number: str | None,
+        self,
+        *,
+        route: str,
+        uniqueid: str,
+        linkedid: str | None,
+        caller_number: str | None,
         callback_id: int | None = None,
     ) -> int: ...
     async def record_step(self, session_id: int, step: str, **fields: Any) -> None: ...
@@ -61,6 +75,8 @@ class IvrBackend(Protocol):
     async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None: ...
     async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]: ...
     async def case_status(self, number: str) -> CaseStatusInfo | None: ...
+    async def callback_info(self, callback_id: int) -> CallbackInfo | None: ...
+    async def survey_answer(self, callback_id: int, question: str, answer: str) -> None: ...
 
 
 class DatabaseBackend:
@@ -102,28 +118,50 @@ class DatabaseBackend:
 
     def _trip(self, what: str, err: BaseException) -> None:
         if self.available:
-            log.error("IVR database unavailable during %s (%s); callers go to the queue",
-                      what, type(err).__name__)
+            log.error(
+                "IVR database unavailable during %s (%s); callers go to the queue",
+                what,
+                type(err).__name__,
+            )
         self._down_until = time.monotonic() + self._retry_after
 
     async def start_session(
-        self, *, route: str, uniqueid: str, linkedid: str | None, caller_number: str | None,
+        self,
+        *,
+        route: str,
+        uniqueid: str,
+        linkedid: str | None,
+        caller_number: str | None,
         callback_id: int | None = None,
     ) -> int:
-        return await self._call("start_session", lambda: ivr_sessions.start_session(
-            self._uow_factory, route=route, uniqueid=uniqueid, linkedid=linkedid,
-            caller_number=caller_number, now=self._clock(), callback_id=callback_id,
-        ))
+        return await self._call(
+            "start_session",
+            lambda: ivr_sessions.start_session(
+                self._uow_factory,
+                route=route,
+                uniqueid=uniqueid,
+                linkedid=linkedid,
+                caller_number=caller_number,
+                now=self._clock(),
+                callback_id=callback_id,
+            ),
+        )
 
     async def record_step(self, session_id: int, step: str, **fields: Any) -> None:
-        await self._call("record_step", lambda: ivr_sessions.record_step(
-            self._uow_factory, session_id, step=step, now=self._clock(), **fields
-        ))
+        await self._call(
+            "record_step",
+            lambda: ivr_sessions.record_step(
+                self._uow_factory, session_id, step=step, now=self._clock(), **fields
+            ),
+        )
 
     async def end_session(self, session_id: int, outcome: str) -> None:
-        await self._call("end_session", lambda: ivr_sessions.end_session(
-            self._uow_factory, session_id, outcome=outcome, now=self._clock()
-        ))
+        await self._call(
+            "end_session",
+            lambda: ivr_sessions.end_session(
+                self._uow_factory, session_id, outcome=outcome, now=self._clock()
+            ),
+        )
 
     async def announcements(self) -> list[Announcement]:
         async def load() -> list[Announcement]:
@@ -148,13 +186,46 @@ class DatabaseBackend:
         return [CitizenMatch(v.id, v.cedula) for v in views]
 
     async def case_status(self, number: str) -> CaseStatusInfo | None:
-        status = await self._call("case_status", lambda: case_services.status_for_caller(
-            self._uow_factory, number=number, now=self._clock(), tz=self._tz
-        ))
+        status = await self._call(
+            "case_status",
+            lambda: case_services.status_for_caller(
+                self._uow_factory, number=number, now=self._clock(), tz=self._tz
+            ),
+        )
         if status is None:
             return None
-        return CaseStatusInfo(status.number, status.status.value, status.entity_code,
-                              status.days_left)
+        return CaseStatusInfo(
+            status.number, status.status.value, status.entity_code, status.days_left
+        )
+
+    async def callback_info(self, callback_id: int) -> CallbackInfo | None:
+        from sqlalchemy import select
+
+        from case_core.db.models import CallbackRow, CaseRow, EntityRow
+
+        async def load() -> CallbackInfo | None:
+            async with self._uow_factory() as uow:
+                row = (
+                    await uow.session.execute(
+                        select(CallbackRow.kind, CaseRow.number, CaseRow.status, EntityRow.code)
+                        .join(CaseRow, CaseRow.id == CallbackRow.case_id)
+                        .join(EntityRow, EntityRow.id == CaseRow.entity_id)
+                        .where(CallbackRow.id == callback_id)
+                    )
+                ).first()
+            return None if row is None else CallbackInfo(callback_id, *row)
+
+        return await self._call("callback_info", load)
+
+    async def survey_answer(self, callback_id: int, question: str, answer: str) -> None:
+        from case_core.services.callbacks import record_survey_answer
+
+        await self._call(
+            "survey_answer",
+            lambda: record_survey_answer(
+                self._uow_factory, callback_id, question, answer, self._clock()
+            ),
+        )
 
 
 def _is_database_error(err: BaseException) -> bool:

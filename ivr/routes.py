@@ -5,21 +5,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 
 from ivr.agi.server import AgiHandler
 from ivr.backend import IvrBackend
+from ivr.flows.callbacks import followup, satisfaction
 from ivr.flows.inbound import inbound
 from ivr.flows.readback import readback
 
-ROUTES: tuple[str, ...] = ("inbound", "readback")
+ROUTES: tuple[str, ...] = ("inbound", "readback", "followup", "satisfaction")
 
 
-def build_routes(backend: IvrBackend, **extra: Callable[..., object]) -> Mapping[str, AgiHandler]:
+def build_routes(backend: IvrBackend) -> Mapping[str, AgiHandler]:
     """Bind every flow to its backend."""
-    routes: dict[str, AgiHandler] = {
-        "inbound": partial(inbound, backend=backend),
-        "readback": partial(readback, backend=backend),
+    flows = {
+        "inbound": inbound,
+        "readback": readback,
+        "followup": followup,
+        "satisfaction": satisfaction,
     }
-    return routes
+    return {route: partial(flows[route], backend=backend) for route in ROUTES}

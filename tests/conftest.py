@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.migrate import upgrade_async
-from case_core.db.models import Base
 from case_core.db.uow import UnitOfWorkFactory
 
 PANAMA = ZoneInfo("America/Panama")
@@ -35,9 +34,7 @@ def _dsn(url: str) -> str:
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = make_url(BASE_URL)
-    return url.set(database=f"{url.database}_{os.getpid()}").render_as_string(
-        hide_password=False
-    )
+    return url.set(database=f"{url.database}_{os.getpid()}").render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -67,18 +64,21 @@ async def engine(migrated_database: str):  # type: ignore[no-untyped-def]
 
 
 async def truncate_all(engine) -> None:  # type: ignore[no-untyped-def]
-    """Empty every table. ``replica`` mode skips the append-only trigger of case_history."""
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Empty every table. ``replica`` mode skips triggers: the append-only guard of
+    case_history and the foreign-key checks, so the order of the DELETEs does not matter.
+    (DELETE is much faster than TRUNCATE on tables this small.)"""
     async with engine.begin() as conn:
         await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        extra = await conn.execute(
-            text(
-                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        names = (
+            await conn.execute(
+                text(
+                    "SELECT quote_ident(tablename) FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
             )
-        )
-        names = extra.scalar_one() or tables
-        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        ).scalars()
+        for name in names:
+            await conn.execute(text(f"DELETE FROM {name}"))
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     build = prompts_sub.add_parser("build", help="render every catalogued prompt to WAV")
     build.add_argument("--out", type=Path, help="sound directory (default: CAC311_PROMPTS_DIR)")
     build.add_argument(
-        "--no-db", action="store_true",
+        "--no-db",
+        action="store_true",
         help="take entity names and announcements from the seed data, not the database",
     )
     build.set_defaults(handler=_prompts_build)
@@ -32,10 +33,11 @@ def _ivr(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _database_prompts(settings: Settings) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
     from cac311.bootstrap import database
     from case_core.db.models import AnnouncementRow
     from ivr.prompts.catalogue import entity_prompts
-    from sqlalchemy import select
 
     async with database(settings) as uow_factory, uow_factory() as uow:
         entities = await uow.directory.entities()

@@ -343,32 +343,22 @@ count(talk_seconds) FILTER (WHERE ans) AS talk_count,
 max(wait) AS longest_wait
 """
 
-COUNT_FIELDS = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short_abandons",
-    "answered_in_threshold",
-    "abandoned_in_threshold",
-    "waiting",
-    "other",
-    "wait_answered_sum",
-    "talk_sum",
-    "talk_count",
-    "longest_wait",
-)
-
 
 def counts_from_row(row: object) -> CallCounts:
     """CallCounts from a result row carrying the COUNTS_SQL columns (NULLs as zero)."""
     m = row._mapping  # type: ignore[attr-defined]
-    values = {}
-    for name in COUNT_FIELDS:
-        v = m[name]
-        if name == "longest_wait":
-            values[name] = None if v is None else float(v)
-        elif name in ("wait_answered_sum", "talk_sum"):
-            values[name] = float(v or 0)
-        else:
-            values[name] = int(v or 0)
-    return CallCounts(**values)
+    longest = m["longest_wait"]
+    return CallCounts(
+        offered=int(m["offered"] or 0),
+        answered=int(m["answered"] or 0),
+        abandoned=int(m["abandoned"] or 0),
+        short_abandons=int(m["short_abandons"] or 0),
+        answered_in_threshold=int(m["answered_in_threshold"] or 0),
+        abandoned_in_threshold=int(m["abandoned_in_threshold"] or 0),
+        waiting=int(m["waiting"] or 0),
+        other=int(m["other"] or 0),
+        wait_answered_sum=float(m["wait_answered_sum"] or 0),
+        talk_sum=float(m["talk_sum"] or 0),
+        talk_count=int(m["talk_count"] or 0),
+        longest_wait=None if longest is None else float(longest),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -55,118 +56,155 @@ class SeedReport:
     citizens: int
 
 
+@lru_cache(maxsize=1)
+def _demo_password_hash() -> str:
+    return hash_password(DEMO_PASSWORD)
+
+
+async def _inserted(session, stmt) -> int:  # type: ignore[no-untyped-def]
+    return len((await session.execute(stmt)).all())
+
+
 async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
     """Insert what is missing; existing rows keep their ids, passwords and windows."""
-    counts = dict(entities=0, services=0, articles=0, announcements=0, users=0, citizens=0)
     async with uow_factory() as uow:
         s = uow.session
-        entity_ids: dict[str, int] = {}
-        service_ids: dict[tuple[str, str], int] = {}
-        for code, name, short, kind, province, district, services in ENTITIES:
-            result = await s.execute(
-                insert(EntityRow)
-                .values(
-                    code=code,
-                    name=name,
-                    short_name=short,
-                    kind=kind,
-                    province=province,
-                    district=district,
-                )
-                .on_conflict_do_nothing(index_elements=[EntityRow.code])
-                .returning(EntityRow.id)
+        entities = await _inserted(
+            s,
+            insert(EntityRow)
+            .values(
+                [
+                    dict(
+                        code=code,
+                        name=name,
+                        short_name=short,
+                        kind=kind,
+                        province=province,
+                        district=district,
+                    )
+                    for code, name, short, kind, province, district, _ in ENTITIES
+                ]
             )
-            counts["entities"] += len(result.all())
-            entity_ids[code] = (
-                await s.execute(select(EntityRow.id).where(EntityRow.code == code))
-            ).scalar_one()
+            .on_conflict_do_nothing(index_elements=[EntityRow.code])
+            .returning(EntityRow.id),
+        )
+        entity_ids = dict((await s.execute(select(EntityRow.code, EntityRow.id))).all())
+
+        service_values = []
+        for code, *_, services in ENTITIES:
             for scode, sname, days in services:
                 check_sla_days(days)
-                result = await s.execute(
-                    insert(ServiceRow)
-                    .values(entity_id=entity_ids[code], code=scode, name=sname, sla_days=days)
-                    .on_conflict_do_nothing()
-                    .returning(ServiceRow.id)
+                service_values.append(
+                    dict(entity_id=entity_ids[code], code=scode, name=sname, sla_days=days)
                 )
-                counts["services"] += len(result.all())
-                service_ids[(code, scode)] = (
-                    await s.execute(
-                        select(ServiceRow.id).where(
-                            ServiceRow.entity_id == entity_ids[code], ServiceRow.code == scode
-                        )
+        services = await _inserted(
+            s,
+            insert(ServiceRow)
+            .values(service_values)
+            .on_conflict_do_nothing()
+            .returning(ServiceRow.id),
+        )
+        service_ids = {
+            (ecode, scode): sid
+            for ecode, scode, sid in (
+                await s.execute(
+                    select(EntityRow.code, ServiceRow.code, ServiceRow.id).join(
+                        EntityRow, EntityRow.id == ServiceRow.entity_id
                     )
-                ).scalar_one()
-        for ecode, scode, slug, title, body in ARTICLES:
-            result = await s.execute(
-                insert(KnowledgeArticleRow)
-                .values(
-                    entity_id=entity_ids[ecode],
-                    service_id=service_ids[(ecode, scode)] if scode else None,
-                    slug=slug,
-                    title=title,
-                    body=body,
                 )
-                .on_conflict_do_nothing()
-                .returning(KnowledgeArticleRow.id)
+            ).all()
+        }
+        articles = await _inserted(
+            s,
+            insert(KnowledgeArticleRow)
+            .values(
+                [
+                    dict(
+                        entity_id=entity_ids[ecode],
+                        service_id=service_ids[(ecode, scode)] if scode else None,
+                        slug=slug,
+                        title=title,
+                        body=body,
+                    )
+                    for ecode, scode, slug, title, body in ARTICLES
+                ]
             )
-            counts["articles"] += len(result.all())
-        for ecode, slug, text, hours in ANNOUNCEMENTS:
-            result = await s.execute(
-                insert(AnnouncementRow)
-                .values(
-                    entity_id=entity_ids[ecode],
-                    slug=slug,
-                    text=text,
-                    prompt=f"cac311/anuncio-{slug}",
-                    valid_from=now,
-                    valid_to=now + timedelta(hours=hours) if hours else None,
-                )
-                .on_conflict_do_nothing()
-                .returning(AnnouncementRow.id)
+            .on_conflict_do_nothing()
+            .returning(KnowledgeArticleRow.id),
+        )
+        announcements = await _inserted(
+            s,
+            insert(AnnouncementRow)
+            .values(
+                [
+                    dict(
+                        entity_id=entity_ids[ecode],
+                        slug=slug,
+                        text=text,
+                        prompt=f"cac311/anuncio-{slug}",
+                        valid_from=now,
+                        valid_to=now + timedelta(hours=hours) if hours else None,
+                    )
+                    for ecode, slug, text, hours in ANNOUNCEMENTS
+                ]
             )
-            counts["announcements"] += len(result.all())
-        password_hash = None
-        for username, full_name, role, ecode, interface in DEMO_USERS:
-            exists = (
-                await s.execute(select(UserRow.id).where(UserRow.username == username))
-            ).scalar_one_or_none()
-            if exists is not None:
-                continue
-            password_hash = password_hash or hash_password(DEMO_PASSWORD)
-            s.add(
-                UserRow(
-                    username=username,
-                    full_name=full_name,
-                    role=role,
-                    entity_id=entity_ids[ecode] if ecode else None,
-                    password_hash=password_hash,
-                    phone_interface=interface,
-                )
+            .on_conflict_do_nothing()
+            .returning(AnnouncementRow.id),
+        )
+        users = await _inserted(
+            s,
+            insert(UserRow)
+            .values(
+                [
+                    dict(
+                        username=username,
+                        full_name=full_name,
+                        role=role,
+                        entity_id=entity_ids[ecode] if ecode else None,
+                        password_hash=_demo_password_hash(),
+                        phone_interface=interface,
+                    )
+                    for username, full_name, role, ecode, interface in DEMO_USERS
+                ]
             )
-            counts["users"] += 1
-        for cedula, first, last, phone, province, district, corregimiento in DEMO_CITIZENS:
-            result = await s.execute(
+            .on_conflict_do_nothing(index_elements=[UserRow.username])
+            .returning(UserRow.id),
+        )
+        new_citizens = (
+            await s.execute(
                 insert(CitizenRow)
                 .values(
-                    cedula=cedula,
-                    first_name=first,
-                    last_name=last,
-                    province=province,
-                    district=district,
-                    corregimiento=corregimiento,
+                    [
+                        dict(
+                            cedula=cedula,
+                            first_name=first,
+                            last_name=last,
+                            province=province,
+                            district=district,
+                            corregimiento=corregimiento,
+                        )
+                        for cedula, first, last, _, province, district, corregimiento in (
+                            DEMO_CITIZENS
+                        )
+                    ]
                 )
                 .on_conflict_do_nothing(index_elements=[CitizenRow.cedula])
-                .returning(CitizenRow.id)
+                .returning(CitizenRow.id, CitizenRow.cedula)
             )
-            citizen_id = result.scalar_one_or_none()
-            if citizen_id is not None:
-                counts["citizens"] += 1
-                await s.execute(
-                    insert(CitizenPhoneRow).values(
-                        citizen_id=citizen_id,
-                        e164=phone,
-                        kind="movil" if phone.startswith("+5076") else "fijo",
-                    )
+        ).all()
+        phones = {c[0]: c[3] for c in DEMO_CITIZENS}
+        if new_citizens:
+            await s.execute(
+                insert(CitizenPhoneRow).values(
+                    [
+                        dict(
+                            citizen_id=cid,
+                            e164=phones[cedula],
+                            kind="movil" if phones[cedula].startswith("+5076") else "fijo",
+                        )
+                        for cid, cedula in new_citizens
+                    ]
                 )
+            )
         await uow.commit()
-    return SeedReport(**counts)
+    return SeedReport(entities, services, articles, announcements, users, len(new_citizens))

@@ -51,8 +51,9 @@ class CallContext:
         if self.session_id is not None:
             await self.set_var("CAC311_IVR_SESSION", str(self.session_id))
 
-    async def step(self, step: str, *, digits: str | None = None, result: str | None = None,
-                   **fields: Any) -> None:
+    async def step(
+        self, step: str, *, digits: str | None = None, result: str | None = None, **fields: Any
+    ) -> None:
         """Record a step; a database failure never stops the call."""
         if self.session_id is None or not self.db_up:
             return

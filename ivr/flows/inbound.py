@@ -88,8 +88,9 @@ async def _announcements(ctx: CallContext) -> None:
     await ctx.step("anuncios", result=str(len(files)))
 
 
-async def _choose(ctx: CallContext, prompt_id: str, valid: str, step: str, *,
-                  timeout_ms: int = MENU_TIMEOUT_MS) -> str:
+async def _choose(
+    ctx: CallContext, prompt_id: str, valid: str, step: str, *, timeout_ms: int = MENU_TIMEOUT_MS
+) -> str:
     """Ask for one key among ``valid``; reprompt on silence or a wrong key; then an agent."""
     for attempt in range(1, MAX_TRIES + 1):
         key = await ctx.ask(prompt_id, timeout_ms=timeout_ms, max_digits=1)

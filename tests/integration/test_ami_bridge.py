@@ -41,15 +41,30 @@ async def sim():
 @pytest.fixture
 async def bridge(seeded, sim, panama):
     async with seeded() as uow:
-        uow.session.add(UserRow(username="ana", full_name="Ana Agente", role="agent",
-                                password_hash=hash_password("x" * 12),
-                                phone_interface=AGENT_INTERFACE))
+        uow.session.add(
+            UserRow(
+                username="ana",
+                full_name="Ana Agente",
+                role="agent",
+                password_hash=hash_password("x" * 12),
+                phone_interface=AGENT_INTERFACE,
+            )
+        )
         await uow.commit()
     client = AmiClient(
-        AmiConfig(host="127.0.0.1", port=sim.port,
-                  username="cac311", secret="s3cret", server="pbx1", ping_interval=30.0,
-                  ping_timeout=1.0, action_timeout=1.0, connect_timeout=1.0,
-                  backoff_min=0.05, backoff_max=0.3),
+        AmiConfig(
+            host="127.0.0.1",
+            port=sim.port,
+            username="cac311",
+            secret="s3cret",
+            server="pbx1",
+            ping_interval=30.0,
+            ping_timeout=1.0,
+            action_timeout=1.0,
+            connect_timeout=1.0,
+            backoff_min=0.05,
+            backoff_max=0.3,
+        ),
         rng=random.Random(3),
     )
     bridge = AmiBridge(seeded, tz=panama)
@@ -148,17 +163,22 @@ async def test_queue_membership_and_pause_come_back_as_reported_states(seeded, s
 
     async def four():
         async with seeded() as uow:
-            rows = (await uow.session.scalars(
-                select(AgentStateEventRow)
-                .where(AgentStateEventRow.interface == "PJSIP/agent1001")
-                .where(AgentStateEventRow.source != "resync")
-                .order_by(AgentStateEventRow.id)
-            )).all()
+            rows = (
+                await uow.session.scalars(
+                    select(AgentStateEventRow)
+                    .where(AgentStateEventRow.interface == "PJSIP/agent1001")
+                    .where(AgentStateEventRow.source != "resync")
+                    .order_by(AgentStateEventRow.id)
+                )
+            ).all()
         return [(r.state, r.reason) for r in rows] if len(rows) >= 4 else None
 
     await until(four)
     assert await four() == [
-        ("available", None), ("paused", "almuerzo"), ("available", None), ("logged_out", None)
+        ("available", None),
+        ("paused", "almuerzo"),
+        ("available", None),
+        ("logged_out", None),
     ]
     with pytest.raises(AmiActionError, match="Channel does not exist"):
         await control.redirect_to_readback("PJSIP/nobody-00000001", "2026000123")

@@ -89,9 +89,9 @@ async def test_the_database_refuses_a_duplicate_case_number(seeded, panama):
     )
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)
-        clone = CaseRow(**{
-            c.key: getattr(row, c.key) for c in CaseRow.__table__.columns if c.key != "id"
-        })
+        clone = CaseRow(
+            **{c.key: getattr(row, c.key) for c in CaseRow.__table__.columns if c.key != "id"}
+        )
         uow.session.add(clone)
         with pytest.raises(DBAPIError, match="uq_cases_number"):
             await uow.session.flush()
@@ -101,12 +101,18 @@ async def test_case_numbers_restart_each_local_year(seeded, panama):
     entity_id, service_id, _ = await _ids(seeded)
     # 2027-01-01 02:00 UTC is still 2026 in Panama.
     late = await register_case(
-        seeded, _command(entity_id, service_id), actor=AGENT,
-        now=datetime(2027, 1, 1, 2, 0, tzinfo=UTC), tz=panama,
+        seeded,
+        _command(entity_id, service_id),
+        actor=AGENT,
+        now=datetime(2027, 1, 1, 2, 0, tzinfo=UTC),
+        tz=panama,
     )
     early = await register_case(
-        seeded, _command(entity_id, service_id), actor=AGENT,
-        now=datetime(2027, 1, 1, 6, 0, tzinfo=UTC), tz=panama,
+        seeded,
+        _command(entity_id, service_id),
+        actor=AGENT,
+        now=datetime(2027, 1, 1, 6, 0, tzinfo=UTC),
+        tz=panama,
     )
     assert late.number == "2026000001"
     assert early.number == "2027000001"
@@ -119,29 +125,53 @@ async def test_lifecycle_legal_and_illegal_moves_with_first_action(seeded, panam
     )
     liaison = Actor(None, "enlace.idaan", Role.LIAISON, entity_id=entity_id)
     with pytest.raises(IllegalTransition):
-        await act_on_case(seeded, case_id=registered.id, action=CaseAction.REOPEN,
-                          actor=AGENT, now=NOW)
+        await act_on_case(
+            seeded, case_id=registered.id, action=CaseAction.REOPEN, actor=AGENT, now=NOW
+        )
     later = NOW + timedelta(hours=5)
-    await act_on_case(seeded, case_id=registered.id, action=CaseAction.START, actor=liaison,
-                      now=later, note="Cuadrilla enviada.")
-    await act_on_case(seeded, case_id=registered.id, action=CaseAction.CLOSE, actor=liaison,
-                      now=later + timedelta(days=1), note="Servicio restablecido.")
+    await act_on_case(
+        seeded,
+        case_id=registered.id,
+        action=CaseAction.START,
+        actor=liaison,
+        now=later,
+        note="Cuadrilla enviada.",
+    )
+    await act_on_case(
+        seeded,
+        case_id=registered.id,
+        action=CaseAction.CLOSE,
+        actor=liaison,
+        now=later + timedelta(days=1),
+        note="Servicio restablecido.",
+    )
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)
     assert row.status == "cerrado"
     assert row.first_action_at == later
     assert row.closed_at == later + timedelta(days=1)
     with pytest.raises(IllegalTransition):
-        await act_on_case(seeded, case_id=registered.id, action=CaseAction.CLOSE,
-                          actor=liaison, now=later)
-    await act_on_case(seeded, case_id=registered.id, action=CaseAction.REOPEN, actor=AGENT,
-                      now=later + timedelta(days=2), note="El ciudadano reporta que volvió a fallar.")
+        await act_on_case(
+            seeded, case_id=registered.id, action=CaseAction.CLOSE, actor=liaison, now=later
+        )
+    await act_on_case(
+        seeded,
+        case_id=registered.id,
+        action=CaseAction.REOPEN,
+        actor=AGENT,
+        now=later + timedelta(days=2),
+        note="El ciudadano reporta que volvió a fallar.",
+    )
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)
         history = await uow.cases.history(registered.id)
     assert row.status == "en_proceso" and row.closed_at is None
     assert [h.to_status for h in history] == [
-        "registrado", "asignado", "en_proceso", "cerrado", "en_proceso"
+        "registrado",
+        "asignado",
+        "en_proceso",
+        "cerrado",
+        "en_proceso",
     ]
 
 
@@ -154,15 +184,34 @@ async def test_return_to_311_and_reassignment(seeded, panama):
     )
     liaison = Actor(None, "enlace.idaan", Role.LIAISON, entity_id=entity_id)
     with pytest.raises(DomainError, match="competente"):
-        await act_on_case(seeded, case_id=registered.id, action=CaseAction.RETURN_TO_311,
-                          actor=liaison, now=NOW)
-    await act_on_case(seeded, case_id=registered.id, action=CaseAction.RETURN_TO_311,
-                      actor=liaison, now=NOW, note="Es basura, no agua.")
+        await act_on_case(
+            seeded, case_id=registered.id, action=CaseAction.RETURN_TO_311, actor=liaison, now=NOW
+        )
+    await act_on_case(
+        seeded,
+        case_id=registered.id,
+        action=CaseAction.RETURN_TO_311,
+        actor=liaison,
+        now=NOW,
+        note="Es basura, no agua.",
+    )
     with pytest.raises(AccessDenied):
-        await act_on_case(seeded, case_id=registered.id, action=CaseAction.REASSIGN,
-                          actor=liaison, now=NOW, new_entity_id=mupa.id)
-    await act_on_case(seeded, case_id=registered.id, action=CaseAction.REASSIGN, actor=AGENT,
-                      now=NOW, new_entity_id=mupa.id)
+        await act_on_case(
+            seeded,
+            case_id=registered.id,
+            action=CaseAction.REASSIGN,
+            actor=liaison,
+            now=NOW,
+            new_entity_id=mupa.id,
+        )
+    await act_on_case(
+        seeded,
+        case_id=registered.id,
+        action=CaseAction.REASSIGN,
+        actor=AGENT,
+        now=NOW,
+        new_entity_id=mupa.id,
+    )
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)
     assert (row.status, row.entity_id) == ("asignado", mupa.id)
@@ -176,8 +225,9 @@ async def test_history_is_append_only_in_the_database(seeded, panama):
     registered = await register_case(
         seeded, _command(entity_id, service_id), actor=AGENT, now=NOW, tz=panama
     )
-    await add_note(seeded, case_id=registered.id, actor=AGENT, note="Nota interna",
-                   public=False, now=NOW)
+    await add_note(
+        seeded, case_id=registered.id, actor=AGENT, note="Nota interna", public=False, now=NOW
+    )
     for statement in (
         update(CaseHistoryRow).values(note="borrado"),
         delete(CaseHistoryRow),
@@ -187,7 +237,9 @@ async def test_history_is_append_only_in_the_database(seeded, panama):
             with pytest.raises(DBAPIError, match="append-only"):
                 await uow.session.execute(statement)
     async with seeded() as uow:
-        count = (await uow.session.execute(select(func.count()).select_from(CaseHistoryRow))).scalar()
+        count = (
+            await uow.session.execute(select(func.count()).select_from(CaseHistoryRow))
+        ).scalar()
         public = await uow.cases.history(registered.id, public_only=True)
     assert count == 3
     assert "Nota interna" not in [h.note for h in public]
@@ -198,22 +250,33 @@ async def test_consulta_closed_at_first_contact_and_anonymous_denuncia(seeded, p
     consulta = await register_case(
         seeded,
         _command(entity_id, service_id, type=CaseType.CONSULTA, resolved_at_first_contact=True),
-        actor=AGENT, now=NOW, tz=panama,
+        actor=AGENT,
+        now=NOW,
+        tz=panama,
     )
     assert consulta.status is CaseStatus.CERRADO
     denuncia = await register_case(
-        seeded, _command(entity_id, service_id, type=CaseType.DENUNCIA, anonymous=True),
-        actor=AGENT, now=NOW, tz=panama,
+        seeded,
+        _command(entity_id, service_id, type=CaseType.DENUNCIA, anonymous=True),
+        actor=AGENT,
+        now=NOW,
+        tz=panama,
     )
     async with seeded() as uow:
         row = await uow.cases.get(denuncia.id)
     assert row.confidential and row.anonymous and row.citizen_id is None
     with pytest.raises(DomainError):
-        await register_case(seeded, _command(entity_id, service_id, anonymous=True),
-                            actor=AGENT, now=NOW, tz=panama)
+        await register_case(
+            seeded, _command(entity_id, service_id, anonymous=True), actor=AGENT, now=NOW, tz=panama
+        )
     with pytest.raises(DomainError):
-        await register_case(seeded, _command(entity_id, service_id, description=" "),
-                            actor=AGENT, now=NOW, tz=panama)
+        await register_case(
+            seeded,
+            _command(entity_id, service_id, description=" "),
+            actor=AGENT,
+            now=NOW,
+            tz=panama,
+        )
 
 
 async def test_status_for_caller_reads_days_left_and_unknown_numbers(seeded, panama):
@@ -223,7 +286,9 @@ async def test_status_for_caller_reads_days_left_and_unknown_numbers(seeded, pan
     )
     status = await status_for_caller(seeded, number=registered.number, now=NOW, tz=panama)
     assert (status.status, status.entity_code, status.days_left) == (
-        CaseStatus.ASIGNADO, "IDAAN", 3
+        CaseStatus.ASIGNADO,
+        "IDAAN",
+        3,
     )
     overdue = await status_for_caller(
         seeded, number=registered.number, now=NOW + timedelta(days=5), tz=panama

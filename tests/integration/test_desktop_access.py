@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from agent_desktop.auth import COOKIE, current_actor
+from agent_desktop.csrf import LOGIN_COOKIE
 from agent_desktop.sessions import hash_token
 from cac311.config import Settings
 from case_core.db.models.desktop import WebSessionRow
@@ -48,10 +49,13 @@ async def test_given_seeded_agent_when_logging_in_then_session_is_stored_hashed(
 
 async def test_given_https_public_origin_then_session_cookie_is_secure(secure_desktop):
     client = await secure_desktop.client()
-    token = CSRF_RE.search(await (await client.get("/login")).text()).group(1)
+    page = await client.get("/login")
+    assert page.cookies[LOGIN_COOKIE]["secure"]
+    token = CSRF_RE.search(await page.text()).group(1)
     response = await client.post(
         "/login",
         data={"usuario": "agente1", "contrasena": "cac311-demo", "csrf_token": token},
+        headers={"Cookie": f"{LOGIN_COOKIE}={token}"},
         allow_redirects=False,
     )
     assert response.cookies[COOKIE]["secure"]

@@ -60,8 +60,9 @@ async def _session(uow_factory, uniqueid):
 
 
 def _played(call) -> list[str]:
-    return [parse_agi_args(c)[2] for c in call.commands
-            if c.startswith(("STREAM FILE", "GET DATA"))]
+    return [
+        parse_agi_args(c)[2] for c in call.commands if c.startswith(("STREAM FILE", "GET DATA"))
+    ]
 
 
 @pytest.fixture
@@ -74,7 +75,9 @@ async def test_queja_with_a_valid_cedula_sets_variables_and_logs_each_step(serve
     call = await _call(server, [Press("1"), Press("8*123*4567#")], callerid="62220000")
     v = call.variables
     assert (v["CAC311_INTENT"], v["CAC311_CEDULA"], v["CAC311_NEXT"]) == (
-        "queja", "8-123-4567", "queue"
+        "queja",
+        "8-123-4567",
+        "queue",
     )
     assert v["CAC311_CITIZEN_ID"].isdigit()
     assert call.agi_status == "SUCCESS"
@@ -86,8 +89,9 @@ async def test_queja_with_a_valid_cedula_sets_variables_and_logs_each_step(serve
 
 
 async def test_invalid_cedula_is_reprompted_then_accepted(server, seeded):
-    call = await _call(server, [Press("4"), Press("14*123*4567#"), Press("8*900*12#")],
-                       callerid="62220000")
+    call = await _call(
+        server, [Press("4"), Press("14*123*4567#"), Press("8*900*12#")], callerid="62220000"
+    )
     assert call.variables["CAC311_CEDULA"] == "8-900-12"
     _, steps = await _session(seeded, call.uniqueid)
     assert ("cedula", None, "invalida") in steps
@@ -97,8 +101,9 @@ async def test_invalid_cedula_is_reprompted_then_accepted(server, seeded):
 
 
 async def test_three_bad_cedulas_take_the_caller_to_an_agent(server, seeded):
-    call = await _call(server, [Press("1"), Press("99#"), Timeout(), Press("1*1#")],
-                       callerid="62220000")
+    call = await _call(
+        server, [Press("1"), Press("99#"), Timeout(), Press("1*1#")], callerid="62220000"
+    )
     assert call.variables["CAC311_NEXT"] == "queue"
     assert call.variables["CAC311_IVR_OUTCOME"] == "cedula_no_valida"
     assert "CAC311_CEDULA" not in call.variables
@@ -118,8 +123,7 @@ async def test_known_caller_id_is_offered_and_confirmed(server, seeded):
 
 
 async def test_known_caller_id_declined_asks_for_the_cedula(server):
-    call = await _call(server, [Press("1"), Press("2"), Press("4*712*1033#")],
-                       callerid="61234567")
+    call = await _call(server, [Press("1"), Press("2"), Press("4*712*1033#")], callerid="61234567")
     assert call.variables["CAC311_CEDULA"] == "4-712-1033"
 
 
@@ -154,15 +158,24 @@ async def test_case_status_known_then_unknown(server, seeded):
         service = await uow.directory.service_by_code(idaan.id, "fuga")
     registered = await register_case(
         seeded,
-        RegisterCase(type=CaseType.QUEJA, channel=Channel.TELEFONO, entity_id=idaan.id,
-                     service_id=service.id, description="Fuga en la vía principal."),
-        actor=Actor(None, "agente1", Role.AGENT), now=NOW, tz=PANAMA,
+        RegisterCase(
+            type=CaseType.QUEJA,
+            channel=Channel.TELEFONO,
+            entity_id=idaan.id,
+            service_id=service.id,
+            description="Fuga en la vía principal.",
+        ),
+        actor=Actor(None, "agente1", Role.AGENT),
+        now=NOW,
+        tz=PANAMA,
     )
-    call = await _call(server, [Press("5"), Press(registered.number + "#"), Press("1"),
-                                Press("2026999999#"), Timeout()])
+    call = await _call(
+        server,
+        [Press("5"), Press(registered.number + "#"), Press("1"), Press("2026999999#"), Timeout()],
+    )
     played = _played(call)
     assert "cac311/estado-asignado" in played and "cac311/entidad-idaan" in played
-    assert "SAY NUMBER 5 \"\"" in call.commands  # fuga: 5-day SLA, opened today
+    assert 'SAY NUMBER 5 ""' in call.commands  # fuga: 5-day SLA, opened today
     assert "cac311/caso-no-encontrado" in played
     assert call.variables["CAC311_NEXT"] == "hangup"
     _, steps = await _session(seeded, call.uniqueid)
@@ -176,9 +189,7 @@ BRANCHES = {
     "denuncia": (["2", "2", "8*123*4567#"], "62220000"),
     "estado": (["5", "2026999999#", "1", "2026999998#"], "62220000"),
 }
-HANGUP_CASES = [
-    (branch, n) for branch, (keys, _) in BRANCHES.items() for n in range(len(keys) + 1)
-]
+HANGUP_CASES = [(branch, n) for branch, (keys, _) in BRANCHES.items() for n in range(len(keys) + 1)]
 
 
 @pytest.mark.parametrize(("branch", "hangup_at"), HANGUP_CASES)
@@ -203,8 +214,7 @@ async def test_a_hangup_at_any_step_leaves_a_complete_session(seeded, branch, ha
 
 
 async def test_database_down_still_sends_the_caller_to_the_queue(seeded):
-    dead_engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none",
-                              connect_timeout=0.5)
+    dead_engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none", connect_timeout=0.5)
     try:
         async with _server(UnitOfWorkFactory(make_sessionmaker(dead_engine))) as srv:
             call = await _call(srv, [Press("1"), Press("8*123*4567#")])
@@ -213,7 +223,9 @@ async def test_database_down_still_sends_the_caller_to_the_queue(seeded):
         await dead_engine.dispose()
     v = call.variables
     assert (v["CAC311_INTENT"], v["CAC311_CEDULA"], v["CAC311_NEXT"]) == (
-        "queja", "8-123-4567", "queue"
+        "queja",
+        "8-123-4567",
+        "queue",
     )
     assert "CAC311_IVR_SESSION" not in v
     assert status_call.variables["CAC311_NEXT"] == "queue"
@@ -241,6 +253,10 @@ async def test_active_announcements_play_before_the_menu(server, seeded):
 
 
 async def test_readback_says_the_case_number_digit_by_digit_and_repeats(server):
-    call = await _call(server, [Press("1"), Timeout()], route="readback",
-                       variables={"CAC311_CASE_NUMBER": "2026000123"})
+    call = await _call(
+        server,
+        [Press("1"), Timeout()],
+        route="readback",
+        variables={"CAC311_CASE_NUMBER": "2026000123"},
+    )
     assert call.commands.count('SAY DIGITS 2026000123 ""') == 2

@@ -36,7 +36,9 @@ async def test_seeding_twice_changes_nothing(seeded):
     assert await _counts(seeded) == before
     assert (report.entities, report.services, report.users, report.citizens) == (0, 0, 0, 0)
     async with seeded() as uow:
-        user = (await uow.session.scalars(select(UserRow).where(UserRow.username == "agente1"))).one()
+        user = (
+            await uow.session.scalars(select(UserRow).where(UserRow.username == "agente1"))
+        ).one()
     assert user.password_hash.startswith("$argon2")
     assert verify_password(user.password_hash, DEMO_PASSWORD)
     assert not verify_password(user.password_hash, "otra-clave")
@@ -45,11 +47,15 @@ async def test_seeding_twice_changes_nothing(seeded):
 async def test_citizen_found_by_cedula_phone_and_search(uow_factory):
     cid = await save_citizen(
         uow_factory,
-        CitizenData(cedula="08-0123-04567", first_name="Juan", last_name="Pérez", phone="6123-4567"),
+        CitizenData(
+            cedula="08-0123-04567", first_name="Juan", last_name="Pérez", phone="6123-4567"
+        ),
     )
     again = await save_citizen(
         uow_factory,
-        CitizenData(cedula="8-123-4567", first_name="Juan Carlos", last_name="Pérez", phone="61234567"),
+        CitizenData(
+            cedula="8-123-4567", first_name="Juan Carlos", last_name="Pérez", phone="61234567"
+        ),
     )
     assert cid == again
     view = await identify_by_cedula(uow_factory, "8-123-4567")

@@ -1,0 +1,469 @@
+#!/usr/bin/env python3
+"""IVR capacity: one FastAGI process vs a classic process-per-call AGI script (pyst2).
+
+FastAGI side: ``ivr.agi.server.FastAgiServer`` with the real routes (``ivr.routes``) runs in
+its own process (so the simulated Asterisk does not share its event loop); this process runs
+``--calls`` simulated channels (``asterisk_sim.agi.SimulatedAgiCall``), at most
+``--concurrency`` at a time, each walking the inbound menu with one of five caller scripts
+(round-robin). Classic side: ``bench/classic_agi_script.py``, the same flow on pyst2, spawned
+once per call with its stdin/stdout connected to the same simulator reply logic.
+
+Measured from the simulator side (like Asterisk would see it):
+- command turnaround: from our reply being written to the next command line arriving - the
+  server's think time plus both socket hops, and the database when ``--backend db``;
+- setup: from connect (or process spawn) to the first command (so the first command is not
+  counted as a turnaround);
+- call rate: completed calls / wall time.
+
+The timing hook is a subclass (``TimedCall``) overriding the simulator's ``_send``/``_handle``;
+``asterisk_sim/agi.py`` is not modified. The classic harness reuses the simulator's reply logic
+by pointing its writer at the child's stdin (``PipeCall``).
+
+``--backend db`` creates ``cac311_bench`` (migrated, seeded, one case registered), runs the
+real ``DatabaseBackend`` (pool 10+10, 2 s timeout, as ``cac311 serve``), and drops it at the end
+unless ``--keep``. ``--backend fake`` uses an in-memory backend: the protocol cost alone.
+
+    python bench/ivr_capacity.py --backend fake --calls 2000 --concurrency 500
+    python bench/ivr_capacity.py --backend db --calls 2000 --concurrency 500 --classic-calls 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+from _common import (  # noqa: E402
+    Stopwatch,
+    add_db_args,
+    drop_database,
+    machine,
+    ms,
+    percentile,
+    recreate_database,
+)
+from _ivr_fake import (  # noqa: E402
+    FAKE_CASE_NUMBER,
+    KNOWN_CALLER_ID,
+    UNKNOWN_CALLER_ID,
+    FakeBackend,
+)
+
+from asterisk_sim.agi import CallerAction, Press, SimulatedAgiCall, Timeout  # noqa: E402
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Panama
+
+
+def caller_scripts(case_number: str) -> list[tuple[str, str, list[CallerAction]]]:
+    """(name, caller ID, keys) of the menu walks, used round-robin."""
+    return [
+        ("queja+cedula", UNKNOWN_CALLER_ID, [Press("1"), Press("8*123*4567#")]),
+        ("queja+callerid", KNOWN_CALLER_ID, [Press("1"), Press("1")]),
+        ("consulta", UNKNOWN_CALLER_ID, [Press("6")]),
+        ("estado", UNKNOWN_CALLER_ID, [Press("5"), Press(case_number + "#"), Timeout()]),
+        ("reintentos", UNKNOWN_CALLER_ID, [Timeout(), Press("9"), Press("0")]),
+    ]
+
+
+# ---- the simulated Asterisk side, with timestamps ------------------------------------------
+
+
+class TimedCall(SimulatedAgiCall):
+    """A SimulatedAgiCall that timestamps each reply it writes and each command it reads."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.turnarounds: list[float] = []
+        self.t_start = 0.0
+        self.t_first = 0.0
+        self.t_end = 0.0
+        self._sent_at = 0.0
+
+    async def _send(self, data: bytes) -> None:
+        await super()._send(data)
+        self._sent_at = time.perf_counter()
+
+    async def _handle(self, raw: bytes) -> None:
+        now = time.perf_counter()
+        if not self.t_first:
+            self.t_first = now  # the first command: counted as setup, not as turnaround
+        else:
+            self.turnarounds.append(now - self._sent_at)
+        await super()._handle(raw)
+
+    async def run(self) -> Any:  # type: ignore[override]
+        self.t_start = time.perf_counter()
+        result = await super().run()
+        self.t_end = time.perf_counter()
+        return result
+
+
+class PipeCall(TimedCall):
+    """The same channel, but talking to a classic AGI process over its stdin/stdout."""
+
+    def __init__(self, argv: list[str], *args: Any, **kw: Any) -> None:
+        super().__init__("127.0.0.1", 0, "inbound", *args, **kw)
+        self.argv = argv
+        self.returncode: int | None = None
+
+    async def run(self) -> Any:  # type: ignore[override]
+        self.t_start = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        self._writer = proc.stdin  # the simulator's replies go down the pipe
+        try:
+            await self._send(self.env_bytes)
+            async with asyncio.timeout(self.call_timeout):
+                while True:
+                    line = await proc.stdout.readline()
+                    if not line.endswith(b"\n"):
+                        break  # the script exited: the AGI is over
+                    await self._handle(line)
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            proc.stdin.close()
+            self.returncode = await proc.wait()
+        self.t_end = time.perf_counter()
+        return None
+
+
+# ---- the FastAGI server process -----------------------------------------------------------
+
+
+def server_process(
+    backend_kind: str, url: str | None, db_timeout: float, pool: int, conn: Any
+) -> None:
+    """Entry point of the server process: serve until told to stop, then report."""
+    asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+
+
+class CountingBackend:
+    """Counts backend calls and failures (BackendUnavailable = the caller lost the database)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.failures: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def call(*args: Any, **kw: Any) -> Any:
+            self.calls += 1
+            try:
+                return await method(*args, **kw)
+            except Exception as exc:
+                self.failures[f"{name}:{type(exc).__name__}"] += 1
+                raise
+
+        return call
+
+
+async def _serve(backend_kind: str, url: str | None, db_timeout: float, pool: int,
+                 conn: Any) -> None:
+    from ivr.agi.server import FastAgiServer
+    from ivr.routes import build_routes
+
+    engine = None
+    if backend_kind == "db":
+        from zoneinfo import ZoneInfo
+
+        from case_core.db.engine import make_engine, make_sessionmaker
+        from case_core.db.uow import UnitOfWorkFactory
+        from ivr.backend import DatabaseBackend
+
+        assert url is not None
+        engine = make_engine(url, pool_size=pool)
+        inner: Any = DatabaseBackend(
+            UnitOfWorkFactory(make_sessionmaker(engine)),
+            tz=ZoneInfo("America/Panama"),
+            clock=lambda: NOW,
+            timeout=db_timeout,
+        )
+    else:
+        inner = FakeBackend()
+    backend = CountingBackend(inner)
+    server = FastAgiServer(build_routes(backend), "127.0.0.1", 0)  # type: ignore[arg-type]
+    await server.start()
+    conn.send(server.port)
+    loop = asyncio.get_running_loop()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    await loop.run_in_executor(None, conn.recv)  # "stop"
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    await server.stop()
+    if engine is not None:
+        await engine.dispose()
+    conn.send(
+        {
+            "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+            "backend_calls": backend.calls,
+            "backend_failures": dict(backend.failures),
+        }
+    )
+
+
+# ---- running a batch of calls -------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    label: str
+    calls: int
+    concurrency: int
+    wall_s: float
+    turnarounds: list[float] = field(default_factory=list)
+    setups: list[float] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    commands: int = 0
+    bad: Counter[str] = field(default_factory=Counter)
+    server_cpu_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.wall_s if self.wall_s else 0.0
+
+
+def _expected_outcome(name: str) -> str:
+    return {"consulta": "cola", "estado": "fin", "reintentos": "cola"}.get(name, "cola")
+
+
+async def run_calls(label: str, n: int, concurrency: int, make_call: Any) -> Result:
+    """Run ``n`` calls, ``concurrency`` at a time; ``make_call(i)`` -> (script name, call)."""
+    sem = asyncio.Semaphore(concurrency)
+    done: list[tuple[str, TimedCall]] = []
+
+    async def one(i: int) -> None:
+        async with sem:
+            name, call = make_call(i)
+            await call.run()
+            done.append((name, call))
+
+    with Stopwatch() as sw:
+        await asyncio.gather(*(one(i) for i in range(n)))
+    res = Result(label, n, concurrency, sw.seconds)
+    for name, call in done:
+        res.turnarounds += call.turnarounds
+        res.commands += len(call.turnarounds) + (1 if call.t_first else 0)
+        if call.t_first:
+            res.setups.append(call.t_first - call.t_start)
+        res.durations.append(call.t_end - call.t_start)
+        outcome = call.variables.get("CAC311_IVR_OUTCOME")
+        if outcome != _expected_outcome(name) or "CAC311_NEXT" not in call.variables:
+            res.bad[f"{name}: outcome={outcome}"] += 1
+    return res
+
+
+def fastagi_call_factory(port: int, case_number: str) -> Any:
+    scripts = caller_scripts(case_number)
+
+    def make(i: int) -> tuple[str, TimedCall]:
+        name, callerid, keys = scripts[i % len(scripts)]
+        call = TimedCall("127.0.0.1", port, "inbound", caller=list(keys), callerid=callerid,
+                         variables={"CAC311_GREETED": "1"}, call_timeout=120)
+        return name, call
+
+    return make
+
+
+def classic_call_factory(argv: list[str], case_number: str) -> Any:
+    scripts = caller_scripts(case_number)
+
+    def make(i: int) -> tuple[str, TimedCall]:
+        name, callerid, keys = scripts[i % len(scripts)]
+        call = PipeCall(argv, caller=list(keys), callerid=callerid,
+                        variables={"CAC311_GREETED": "1"}, call_timeout=120,
+                        request=str(HERE / "classic_agi_script.py"))
+        return name, call
+
+    return make
+
+
+async def prepare_db(args: argparse.Namespace) -> tuple[str, str]:
+    """Create, migrate and seed the bench database; register one case. -> (url, case no.)"""
+    from zoneinfo import ZoneInfo
+
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.migrate import upgrade_async
+    from case_core.db.uow import UnitOfWorkFactory
+    from case_core.domain.case import CaseType, Channel
+    from case_core.domain.roles import Actor, Role
+    from case_core.seed.loader import seed
+    from case_core.services.cases import RegisterCase, register_case
+
+    url = await recreate_database(args.server_url, args.db_name)
+    await upgrade_async(url)
+    engine = make_engine(url)
+    try:
+        uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+        await seed(uow_factory, now=NOW)
+        async with uow_factory() as uow:
+            idaan = await uow.directory.entity_by_code("IDAAN")
+            service = await uow.directory.service_by_code(idaan.id, "fuga")
+        case = await register_case(
+            uow_factory,
+            RegisterCase(type=CaseType.QUEJA, channel=Channel.TELEFONO, entity_id=idaan.id,
+                         service_id=service.id, description="Fuga en la vía principal."),
+            actor=Actor(None, "agente1", Role.AGENT), now=NOW, tz=ZoneInfo("America/Panama"),
+        )
+    finally:
+        await engine.dispose()
+    return url, case.number
+
+
+async def db_counts(url: str) -> str:
+    import asyncpg
+
+    from _common import dsn
+
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        sessions = await conn.fetchval("SELECT count(*) FROM ivr_sessions")
+        ended = await conn.fetchval("SELECT count(*) FROM ivr_sessions WHERE ended_at IS NOT NULL")
+        steps = await conn.fetchval("SELECT count(*) FROM ivr_steps")
+    finally:
+        await conn.close()
+    return f"ivr_sessions={sessions} (ended {ended}), ivr_steps={steps}"
+
+
+async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: str) -> Result:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=server_process, args=(args.backend, url, args.db_timeout, args.pool_size, child),
+        daemon=True,
+    )
+    proc.start()
+    loop = asyncio.get_running_loop()
+    port = await loop.run_in_executor(None, parent.recv)
+    # Warm up (imports, pool connections) outside the measurement.
+    warm = fastagi_call_factory(port, case_number)
+    await run_calls("warm-up", min(50, args.calls), 10, warm)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    res = await run_calls("FastAGI (1 process)", args.calls, args.concurrency,
+                          fastagi_call_factory(port, case_number))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    parent.send("stop")
+    stats = await loop.run_in_executor(None, parent.recv)
+    proc.join(10)
+    res.server_cpu_s = stats["cpu_s"]
+    client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    res.notes.append(f"server CPU {stats['cpu_s']:.1f} s during the measured run, "
+                     f"simulator CPU {client_cpu:.1f} s")
+    res.notes.append(f"backend calls {stats['backend_calls']}, "
+                     f"failures {stats['backend_failures'] or 'none'}")
+    return res
+
+
+async def run_classic(args: argparse.Namespace, url: str | None, case_number: str) -> Result:
+    argv = [sys.executable, str(HERE / "classic_agi_script.py"), args.backend]
+    if args.backend == "db":
+        assert url is not None
+        argv += [url, NOW.isoformat()]
+    make = classic_call_factory(argv, case_number)
+    await run_calls("warm-up", min(5, args.classic_calls), 5, make)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = await run_calls("classic AGI (pyst2)", args.classic_calls, args.classic_concurrency,
+                          make)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    res.server_cpu_s = cpu
+    res.notes.append(f"script processes CPU {cpu:.1f} s")
+    return res
+
+
+def report(results: list[Result], backend: str) -> None:
+    rows: list[tuple[str, ...]] = [tuple(["", *[r.label for r in results]])]
+
+    def row(title: str, fn: Any) -> None:
+        rows.append((title, *[fn(r) for r in results]))
+
+    row("calls / concurrency", lambda r: f"{r.calls} / {r.concurrency}")
+    row("wall time", lambda r: f"{r.wall_s:.2f} s")
+    row("call setups per second", lambda r: f"{r.rate:.1f}")
+    row("AGI commands per second", lambda r: f"{r.commands / r.wall_s:.0f}")
+    row("commands per call", lambda r: f"{r.commands / max(r.calls, 1):.1f}")
+    row("turnaround p50", lambda r: ms(percentile(r.turnarounds, 50)))
+    row("turnaround p99", lambda r: ms(percentile(r.turnarounds, 99)))
+    row("setup (connect/spawn -> 1st cmd) p50", lambda r: ms(percentile(r.setups, 50)))
+    row("setup p99", lambda r: ms(percentile(r.setups, 99)))
+    row("whole call p50", lambda r: ms(percentile(r.durations, 50)))
+    row("whole call p99", lambda r: ms(percentile(r.durations, 99)))
+    row("server-side CPU per call",
+        lambda r: ms(r.server_cpu_s / r.calls) if r.server_cpu_s is not None else "n/a")
+    row("calls with a wrong outcome", lambda r: str(sum(r.bad.values())))
+    widths = [max(len(x[i]) for x in rows) for i in range(len(rows[0]))]
+    print(f"\nIVR capacity, backend={backend}  [{machine()}, load {os.getloadavg()[0]:.2f}]")
+    for x in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)))
+    for r in results:
+        for note in r.notes:
+            print(f"  {r.label}: {note}")
+        for what, count in r.bad.most_common(5):
+            print(f"  {r.label}: WRONG {what} x{count}")
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    url: str | None = None
+    case_number = FAKE_CASE_NUMBER
+    if args.backend == "db":
+        url, case_number = await prepare_db(args)
+        print(f"bench database {args.db_name} ready (seeded, case {case_number})")
+    try:
+        results = []
+        if not args.skip_fastagi:
+            results.append(await run_fastagi(args, url, case_number))
+            if url:
+                print("after FastAGI run:", await db_counts(url))
+        if args.classic_calls > 0:
+            results.append(await run_classic(args, url, case_number))
+            if url:
+                print("after classic run:", await db_counts(url))
+        report(results, args.backend)
+    finally:
+        if url and not args.keep:
+            await drop_database(args.server_url, args.db_name)
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--backend", choices=("fake", "db"), default="fake")
+    p.add_argument("--calls", type=int, default=2000, help="FastAGI calls (%(default)s)")
+    p.add_argument("--concurrency", type=int, default=500, help="(%(default)s)")
+    p.add_argument("--classic-calls", type=int, default=200,
+                   help="classic script calls, 0 to skip (%(default)s)")
+    p.add_argument("--classic-concurrency", type=int, default=50,
+                   help="classic processes at a time (%(default)s; each db one holds a "
+                        "PostgreSQL connection, max_connections is usually 100)")
+    p.add_argument("--skip-fastagi", action="store_true")
+    p.add_argument("--db-timeout", type=float, default=2.0,
+                   help="DatabaseBackend timeout per call, as in production (%(default)s s)")
+    p.add_argument("--pool-size", type=int, default=10,
+                   help="SQLAlchemy pool size (+ the same overflow) (%(default)s)")
+    add_db_args(p, "cac311_bench")
+    args = p.parse_args()
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
