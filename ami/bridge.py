@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -76,6 +76,9 @@ class AmiBridge:
         self._uow_factory = uow_factory
         self._tz = tz
         self.tracker = tracker or CallTracker()
+        # Called with (server, uniqueid) once a call row has its end (e.g. to link the
+        # recording, which is complete at the caller's Hangup).
+        self.on_call_ended: list[Callable[[str, str], Awaitable[None]]] = []
         self._background: set[asyncio.Task[None]] = set()
         self.errors = 0
 
@@ -124,6 +127,9 @@ class AmiBridge:
             await publish_pop(self._uow_factory, pop, now=record.answered_at)
         elif record.ended_at is not None and update.change in ("ended", "updated"):
             await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
+        if record.ended_at is not None and update.change in ("ended", "abandoned"):
+            for hook in self.on_call_ended:
+                await hook(record.server, record.uniqueid)
 
     async def _member_event(self, event: QueueMemberEvent) -> None:
         from case_core.services.agents import AgentState, record_agent_state, state_from_member

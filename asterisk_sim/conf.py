@@ -84,9 +84,7 @@ class Config:
 
     def by_type(self, type_name: str) -> list[Category]:
         """Non-template categories whose ``type`` is ``type_name`` (pjsip.conf)."""
-        return [
-            c for c in self.categories if not c.is_template and c.get("type") == type_name
-        ]
+        return [c for c in self.categories if not c.is_template and c.get("type") == type_name]
 
 
 Resolver = Callable[[Path], Path | None]

@@ -7,7 +7,7 @@ same backend calls, same channel variables), so that ``bench/ivr_capacity.py`` c
 with the FastAGI server on the same caller scripts. Usage (as Asterisk would run it)::
 
     classic_agi_script.py fake
-    classic_agi_script.py db postgresql+asyncpg://postgres@127.0.0.1:5432/cac311_bench 2026-11-25T15:00:00+00:00
+    classic_agi_script.py db <database URL> <clock, ISO 8601>
 
 With ``db`` each process imports SQLAlchemy, opens its own connection and closes it at the end:
 that is the price of a classic script that talks to the database. pyst2 is synchronous, so the
@@ -116,13 +116,13 @@ class Call:
     def set_var(self, name: str, value: str) -> None:
         self.agi.set_variable(name, value)
 
-    def step(self, step: str, *, digits: str | None = None, result: str | None = None,
-             **fields: Any) -> None:
+    def step(
+        self, step: str, *, digits: str | None = None, result: str | None = None, **fields: Any
+    ) -> None:
         if self.session_id is None or not self.db_up:
             return
         try:
-            self.backend.record_step(self.session_id, step, digits=digits, result=result,
-                                     **fields)
+            self.backend.record_step(self.session_id, step, digits=digits, result=result, **fields)
         except Unavailable:
             self.db_up = False
 
@@ -132,7 +132,9 @@ def inbound(c: Call) -> None:
     linkedid = c.agi.get_variable("CHANNEL(linkedid)")
     try:
         c.session_id = c.backend.start_session(
-            route="inbound", uniqueid=env["agi_uniqueid"], linkedid=linkedid or None,
+            route="inbound",
+            uniqueid=env["agi_uniqueid"],
+            linkedid=linkedid or None,
             caller_number=env.get("agi_callerid") or None,
         )
     except Unavailable:

@@ -178,8 +178,9 @@ class CountingBackend:
         return call
 
 
-async def _serve(backend_kind: str, url: str | None, db_timeout: float, pool: int,
-                 conn: Any) -> None:
+async def _serve(
+    backend_kind: str, url: str | None, db_timeout: float, pool: int, conn: Any
+) -> None:
     from ivr.agi.server import FastAgiServer
     from ivr.routes import build_routes
 
@@ -278,8 +279,15 @@ def fastagi_call_factory(port: int, case_number: str) -> Any:
 
     def make(i: int) -> tuple[str, TimedCall]:
         name, callerid, keys = scripts[i % len(scripts)]
-        call = TimedCall("127.0.0.1", port, "inbound", caller=list(keys), callerid=callerid,
-                         variables={"CAC311_GREETED": "1"}, call_timeout=120)
+        call = TimedCall(
+            "127.0.0.1",
+            port,
+            "inbound",
+            caller=list(keys),
+            callerid=callerid,
+            variables={"CAC311_GREETED": "1"},
+            call_timeout=120,
+        )
         return name, call
 
     return make
@@ -290,9 +298,14 @@ def classic_call_factory(argv: list[str], case_number: str) -> Any:
 
     def make(i: int) -> tuple[str, TimedCall]:
         name, callerid, keys = scripts[i % len(scripts)]
-        call = PipeCall(argv, caller=list(keys), callerid=callerid,
-                        variables={"CAC311_GREETED": "1"}, call_timeout=120,
-                        request=str(HERE / "classic_agi_script.py"))
+        call = PipeCall(
+            argv,
+            caller=list(keys),
+            callerid=callerid,
+            variables={"CAC311_GREETED": "1"},
+            call_timeout=120,
+            request=str(HERE / "classic_agi_script.py"),
+        )
         return name, call
 
     return make
@@ -321,9 +334,16 @@ async def prepare_db(args: argparse.Namespace) -> tuple[str, str]:
             service = await uow.directory.service_by_code(idaan.id, "fuga")
         case = await register_case(
             uow_factory,
-            RegisterCase(type=CaseType.QUEJA, channel=Channel.TELEFONO, entity_id=idaan.id,
-                         service_id=service.id, description="Fuga en la vía principal."),
-            actor=Actor(None, "agente1", Role.AGENT), now=NOW, tz=ZoneInfo("America/Panama"),
+            RegisterCase(
+                type=CaseType.QUEJA,
+                channel=Channel.TELEFONO,
+                entity_id=idaan.id,
+                service_id=service.id,
+                description="Fuga en la vía principal.",
+            ),
+            actor=Actor(None, "agente1", Role.AGENT),
+            now=NOW,
+            tz=ZoneInfo("America/Panama"),
         )
     finally:
         await engine.dispose()
@@ -332,7 +352,6 @@ async def prepare_db(args: argparse.Namespace) -> tuple[str, str]:
 
 async def db_counts(url: str) -> str:
     import asyncpg
-
     from _common import dsn
 
     conn = await asyncpg.connect(dsn(url))
@@ -349,7 +368,8 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(
-        target=server_process, args=(args.backend, url, args.db_timeout, args.pool_size, child),
+        target=server_process,
+        args=(args.backend, url, args.db_timeout, args.pool_size, child),
         daemon=True,
     )
     proc.start()
@@ -359,18 +379,22 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     warm = fastagi_call_factory(port, case_number)
     await run_calls("warm-up", min(50, args.calls), 10, warm)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    res = await run_calls("FastAGI (1 process)", args.calls, args.concurrency,
-                          fastagi_call_factory(port, case_number))
+    res = await run_calls(
+        "FastAGI (1 process)", args.calls, args.concurrency, fastagi_call_factory(port, case_number)
+    )
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     parent.send("stop")
     stats = await loop.run_in_executor(None, parent.recv)
     proc.join(10)
     res.server_cpu_s = stats["cpu_s"]
     client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    res.notes.append(f"server CPU {stats['cpu_s']:.1f} s during the measured run, "
-                     f"simulator CPU {client_cpu:.1f} s")
-    res.notes.append(f"backend calls {stats['backend_calls']}, "
-                     f"failures {stats['backend_failures'] or 'none'}")
+    res.notes.append(
+        f"server CPU {stats['cpu_s']:.1f} s during the measured run, "
+        f"simulator CPU {client_cpu:.1f} s"
+    )
+    res.notes.append(
+        f"backend calls {stats['backend_calls']}, failures {stats['backend_failures'] or 'none'}"
+    )
     return res
 
 
@@ -382,8 +406,7 @@ async def run_classic(args: argparse.Namespace, url: str | None, case_number: st
     make = classic_call_factory(argv, case_number)
     await run_calls("warm-up", min(5, args.classic_calls), 5, make)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    res = await run_calls("classic AGI (pyst2)", args.classic_calls, args.classic_concurrency,
-                          make)
+    res = await run_calls("classic AGI (pyst2)", args.classic_calls, args.classic_concurrency, make)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     res.server_cpu_s = cpu
@@ -408,8 +431,10 @@ def report(results: list[Result], backend: str) -> None:
     row("setup p99", lambda r: ms(percentile(r.setups, 99)))
     row("whole call p50", lambda r: ms(percentile(r.durations, 50)))
     row("whole call p99", lambda r: ms(percentile(r.durations, 99)))
-    row("server-side CPU per call",
-        lambda r: ms(r.server_cpu_s / r.calls) if r.server_cpu_s is not None else "n/a")
+    row(
+        "server-side CPU per call",
+        lambda r: ms(r.server_cpu_s / r.calls) if r.server_cpu_s is not None else "n/a",
+    )
     row("calls with a wrong outcome", lambda r: str(sum(r.bad.values())))
     widths = [max(len(x[i]) for x in rows) for i in range(len(rows[0]))]
     print(f"\nIVR capacity, backend={backend}  [{machine()}, load {os.getloadavg()[0]:.2f}]")
@@ -450,16 +475,32 @@ def main() -> int:
     p.add_argument("--backend", choices=("fake", "db"), default="fake")
     p.add_argument("--calls", type=int, default=2000, help="FastAGI calls (%(default)s)")
     p.add_argument("--concurrency", type=int, default=500, help="(%(default)s)")
-    p.add_argument("--classic-calls", type=int, default=200,
-                   help="classic script calls, 0 to skip (%(default)s)")
-    p.add_argument("--classic-concurrency", type=int, default=50,
-                   help="classic processes at a time (%(default)s; each db one holds a "
-                        "PostgreSQL connection, max_connections is usually 100)")
+    p.add_argument(
+        "--classic-calls",
+        type=int,
+        default=200,
+        help="classic script calls, 0 to skip (%(default)s)",
+    )
+    p.add_argument(
+        "--classic-concurrency",
+        type=int,
+        default=50,
+        help="classic processes at a time (%(default)s; each db one holds a "
+        "PostgreSQL connection, max_connections is usually 100)",
+    )
     p.add_argument("--skip-fastagi", action="store_true")
-    p.add_argument("--db-timeout", type=float, default=2.0,
-                   help="DatabaseBackend timeout per call, as in production (%(default)s s)")
-    p.add_argument("--pool-size", type=int, default=10,
-                   help="SQLAlchemy pool size (+ the same overflow) (%(default)s)")
+    p.add_argument(
+        "--db-timeout",
+        type=float,
+        default=2.0,
+        help="DatabaseBackend timeout per call, as in production (%(default)s s)",
+    )
+    p.add_argument(
+        "--pool-size",
+        type=int,
+        default=10,
+        help="SQLAlchemy pool size (+ the same overflow) (%(default)s)",
+    )
     add_db_args(p, "cac311_bench")
     args = p.parse_args()
     return asyncio.run(main_async(args))

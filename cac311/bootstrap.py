@@ -1,8 +1,9 @@
-"""The composition root: builds engines, services and servers from Settings.
+"""The composition root: builds engines, clients, services and servers from Settings.
 
 Nothing connects at import time. ``run_parts`` starts the parts a process should run
 (``cac311 serve`` runs them all; ``--only`` picks some) and stops them cleanly on SIGINT/SIGTERM.
-Processes share state only through PostgreSQL, so any number of them can run side by side.
+Processes share state only through PostgreSQL, so any number of them can run side by side:
+several FastAGI processes behind one address, one AMI process per group of PBXs, web servers.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cac311.config import Settings
+from cac311.config import AmiServer, Settings
 from cac311.health import Health
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.uow import UnitOfWorkFactory
@@ -43,7 +45,7 @@ async def database(settings: Settings) -> AsyncIterator[UnitOfWorkFactory]:
         await engine.dispose()
 
 
-def database_check(engine: AsyncEngine) -> Callable[[], object]:
+def database_check(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -52,53 +54,210 @@ def database_check(engine: AsyncEngine) -> Callable[[], object]:
     return check
 
 
-async def start_ivr(
-    stack: AsyncExitStack, settings: Settings, uow_factory: UnitOfWorkFactory, health: Health
-) -> None:
+@dataclass
+class Runtime:
+    """What the parts of one process share."""
+
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    health: Health
+    stack: AsyncExitStack
+    clock: Callable[[], datetime] = utc_now
+    ami_clients: dict[str, object] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    web_app: web.Application | None = None
+
+    async def ami(self) -> dict[str, object]:
+        """One AMI client per configured server, started once per process."""
+        if self.ami_clients:
+            return self.ami_clients
+        from ami.client import AmiAuthError, AmiClient, AmiConfig
+
+        for server in self.settings.ami_servers:
+            client = AmiClient(_ami_config(AmiConfig, server))
+            try:
+                await client.start()
+            except AmiAuthError:
+                log.error("AMI %s refused our login; retrying with backoff", server.name)
+            self.stack.push_async_callback(client.stop)
+            self.ami_clients[server.name] = client
+            self.health.add(f"ami:{server.name}", _ami_check(client))
+        return self.ami_clients
+
+
+def _ami_config(config_type, server: AmiServer):  # type: ignore[no-untyped-def]
+    return config_type(
+        host=server.host,
+        port=server.port,
+        username=server.username,
+        secret=server.secret,
+        server=server.name,
+    )
+
+
+def _ami_check(client) -> Callable[[], Awaitable[bool]]:  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return client.state == "up"
+
+    return check
+
+
+async def start_ivr(rt: Runtime) -> None:
     from ivr.agi.server import FastAgiServer
     from ivr.backend import DatabaseBackend
     from ivr.routes import build_routes
 
-    backend = DatabaseBackend(uow_factory, tz=settings.tz, clock=utc_now)
-    server = FastAgiServer(
-        build_routes(backend), settings.fastagi_bind.host, settings.fastagi_bind.port
-    )
-    await stack.enter_async_context(server)
+    backend = DatabaseBackend(rt.uow_factory, tz=rt.settings.tz, clock=rt.clock)
+    bind = rt.settings.fastagi_bind
+    server = FastAgiServer(build_routes(backend), bind.host, bind.port)
+    await rt.stack.enter_async_context(server)
+    rt.ports["ivr"] = server.port
 
     async def listening() -> bool:
+        return server.port > 0
+
+    rt.health.add("ivr", listening)
+    log.info("FastAGI listening on %s:%s", bind.host, server.port)
+
+
+async def start_ami(rt: Runtime) -> None:
+    from ami.bridge import AmiBridge
+    from recordings.service import link_call_recording, store_for
+
+    bridge = AmiBridge(rt.uow_factory, tz=rt.settings.tz)
+    store = store_for(rt.settings)
+
+    async def link_recording(server: str, uniqueid: str) -> None:
+        async with rt.uow_factory() as uow:
+            call = await uow.calls.by_uniqueid(server, uniqueid)
+            if call is not None and call.recording_path:
+                await link_call_recording(uow, store, call, now=rt.clock())
+                await uow.commit()
+
+    bridge.on_call_ended.append(link_recording)
+    clients = await rt.ami()
+    for client in clients.values():
+        rt.stack.callback(bridge.attach(client))  # type: ignore[arg-type]
+        if client.state != "up":  # type: ignore[attr-defined]
+            # Down from the start: metrics must know calls were not seen.
+            from case_core.metrics.outages import record_link_down
+
+            await record_link_down(rt.uow_factory, client.config.server, rt.clock())  # type: ignore[attr-defined]
+    rt.stack.push_async_callback(bridge.drain)
+
+
+async def start_web(rt: Runtime) -> None:
+    from agent_desktop.app import init_app
+    from agent_desktop.auth import current_actor
+    from ami.queue_control import AmiQueueControl
+    from recordings.web import setup_recordings_routes
+
+    clients = await rt.ami()
+    app = init_app(
+        rt.settings,
+        uow_factory=rt.uow_factory,
+        engine=rt.engine,
+        queue_control=AmiQueueControl(clients),  # type: ignore[arg-type]
+        clock=rt.clock,
+    )
+    setup_recordings_routes(
+        app,
+        uow_factory=rt.uow_factory,
+        settings=rt.settings,
+        current_actor=current_actor,
+        clock=rt.clock,
+    )
+    with contextlib.suppress(ImportError):
+        from agent_desktop.wallboard import setup_wallboard_routes
+
+        setup_wallboard_routes(app)
+    app.router.add_get("/health", rt.health.handle)
+    runner = web.AppRunner(app, shutdown_timeout=5)
+    await runner.setup()
+    rt.stack.push_async_callback(runner.cleanup)
+    bind = rt.settings.http_bind
+    site = web.TCPSite(runner, bind.host, bind.port)
+    await site.start()
+    rt.ports["web"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rt.web_app = app
+
+    async def serving() -> bool:
         return True
 
-    health.add("ivr", listening)
-    log.info("FastAGI listening on %s:%s", settings.fastagi_bind.host, server.port)
+    rt.health.add("web", serving)
+    log.info("agent desktop on http://%s:%s/", bind.host, rt.ports["web"])
 
 
-STARTERS = {"ivr": start_ivr}
+async def start_dialer(rt: Runtime) -> None:
+    from dialer.ami_originator import AmiOriginator
+    from dialer.dialer import Dialer
+
+    clients = await rt.ami()
+    primary = next(iter(clients.values()))
+    dialer = Dialer(
+        uow_factory=rt.uow_factory,
+        originator=AmiOriginator(primary),  # type: ignore[arg-type]
+        settings=rt.settings,  # type: ignore[arg-type]
+        clock=rt.clock,
+    )
+    task = asyncio.create_task(dialer.run(), name="dialer")
+
+    async def stop_dialer() -> None:
+        dialer.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 30)
+
+    rt.stack.push_async_callback(stop_dialer)
+
+    async def running() -> bool:
+        return not task.done()
+
+    rt.health.add("dialer", running)
+
+
+STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {
+    "ivr": start_ivr,
+    "ami": start_ami,
+    "web": start_web,
+    "dialer": start_dialer,
+}
+
+
+@asynccontextmanager
+async def running_parts(
+    settings: Settings, parts: set[str], *, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[Runtime]:
+    """Start ``parts`` (in the order of PARTS) and stop them on exit."""
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown parts: {sorted(unknown)}")
+    engine = make_engine(settings.database_url)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        rt = Runtime(
+            settings, engine, UnitOfWorkFactory(make_sessionmaker(engine)), Health(), stack, clock
+        )
+        rt.health.add("database", database_check(engine))
+        for part in PARTS:
+            if part in parts:
+                await STARTERS[part](rt)
+        if "web" not in parts:
+            bind = settings.health_bind
+            rt.ports["health"] = await serve_health(stack, rt.health, bind.host, bind.port)
+        yield rt
 
 
 async def run_parts(
     settings: Settings, parts: set[str], *, stop: asyncio.Event | None = None
 ) -> int:
     """Run the given parts until ``stop`` is set or the process gets SIGINT/SIGTERM."""
-    unknown = parts - set(PARTS)
-    if unknown:
-        raise ValueError(f"unknown parts: {sorted(unknown)}")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    health = Health()
-    engine = make_engine(settings.database_url)
-    uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
-    health.add("database", database_check(engine))  # type: ignore[arg-type]
-    async with AsyncExitStack() as stack:
-        stack.push_async_callback(engine.dispose)
-        for part in PARTS:
-            if part in parts:
-                starter = STARTERS.get(part)
-                if starter is None:
-                    raise ValueError(f"part {part!r} is not available in this build")
-                await starter(stack, settings, uow_factory, health)
+    async with running_parts(settings, parts):
         await stop.wait()
         log.info("stopping %s", ", ".join(sorted(parts)))
     return 0

@@ -47,6 +47,7 @@ class Settings:
     )
     fastagi_bind: HostPort = HostPort("0.0.0.0", 4573)
     http_bind: HostPort = HostPort("127.0.0.1", 8080)
+    health_bind: HostPort = HostPort("127.0.0.1", 8081)
     recordings_dir: Path = Path("var/recordings")
     prompts_dir: Path = Path("var/prompts")
     timezone: str = "America/Panama"
@@ -162,6 +163,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["fastagi_bind"] = _host_port("FASTAGI_BIND", raw)
     if (raw := get("HTTP_BIND")) is not None:
         values["http_bind"] = _host_port("HTTP_BIND", raw)
+    if (raw := get("HEALTH_BIND")) is not None:
+        values["health_bind"] = _host_port("HEALTH_BIND", raw)
     if (raw := get("RECORDINGS_DIR")) is not None:
         values["recordings_dir"] = Path(raw)
     if (raw := get("PROMPTS_DIR")) is not None:

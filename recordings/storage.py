@@ -1,14 +1,15 @@
 """Where recordings live on disk, and how a path reported by Asterisk maps onto them safely.
 
-Layout: Asterisk's MixMonitor writes ``<monitor dir>/YYYY/MM/DD/<uniqueid>.wav`` (UTC date),
-and our ``Settings.recordings_dir`` is that same tree (mounted or synced from the PBX). The
+Layout: MixMonitor writes ``${CAC311_RECORDINGS_DIR}/YYYY/MM/DD/<uniqueid>.wav`` (UTC date;
+``/var/spool/asterisk/monitor/cac311`` in asterisk_conf/extensions.conf), and our
+``Settings.recordings_dir`` is that same tree (mounted or synced from the PBX). The
 AMI tracker stores in ``calls.recording_path`` the value of the ``VarSet MIXMONITOR_FILENAME``
 event: an absolute path ON THE PBX, e.g.
 ``/var/spool/asterisk/monitor/2026/11/25/1795475111.1.wav``.
 It is mapped to a path relative to our directory by, in order:
 
-1. stripping a known PBX prefix (``DEFAULT_PBX_PREFIXES``; the rest is kept as is),
-2. otherwise, for any other absolute path, taking the ``YYYY/MM/DD/<file>`` tail,
+1. stripping a known PBX prefix (``DEFAULT_PBX_PREFIXES``, longest first; the rest is kept),
+2. otherwise (or if that rest is not a safe path), taking the ``YYYY/MM/DD/<file>`` tail,
 3. a relative path is taken as relative to the recordings directory (MixMonitor's own rule).
 
 The capture in ``../shared/asterisk`` (Asterisk 22.10.1, ``ami-queue-call-answered``) used a
@@ -34,7 +35,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
-DEFAULT_PBX_PREFIXES: tuple[str, ...] = ("/var/spool/asterisk/monitor/",)
+# asterisk_conf/extensions.conf records into ${CAC311_RECORDINGS_DIR}/YYYY/MM/DD/ with
+# CAC311_RECORDINGS_DIR = /var/spool/asterisk/monitor/cac311; the bare monitor directory is
+# Asterisk's default (and what the captured transcript shows). Longest prefix wins.
+DEFAULT_PBX_PREFIXES: tuple[str, ...] = (
+    "/var/spool/asterisk/monitor/cac311/",
+    "/var/spool/asterisk/monitor/",
+)
 AUDIO_SUFFIXES = {".wav": "wav", ".gsm": "gsm"}
 CONTENT_TYPES = {"wav": "audio/wav", "gsm": "audio/x-gsm"}
 MAX_DEPTH = 4
@@ -81,18 +88,17 @@ def relative_recording_path(
 ) -> PurePosixPath | None:
     """Map a path reported by Asterisk (or stored by us) to a safe relative path, or None."""
     raw = (reported or "").strip()
-    if not raw or "\x00" in raw or "\\" in raw or "//" in raw:
+    if not raw or "\x00" in raw or "\\" in raw or "//" in raw or ".." in raw.split("/"):
         return None
-    if raw.startswith("/"):
-        for prefix in pbx_prefixes:
-            prefix = prefix.rstrip("/") + "/"
-            if raw.startswith(prefix):
-                return _safe_relative(raw[len(prefix) :])
-        match = _DATED_TAIL.search(raw)
-        if match is None or "/../" in raw or raw.endswith("/.."):
-            return None
-        return _safe_relative(match.group(1))
-    return _safe_relative(raw)
+    if not raw.startswith("/"):
+        return _safe_relative(raw)
+    for prefix in sorted((p.rstrip("/") + "/" for p in pbx_prefixes), key=len, reverse=True):
+        if raw.startswith(prefix):
+            rel = _safe_relative(raw[len(prefix) :])
+            if rel is not None:
+                return rel
+    match = _DATED_TAIL.search(raw)
+    return _safe_relative(match.group(1)) if match else None
 
 
 def uniqueid_date(uniqueid: str) -> datetime | None:

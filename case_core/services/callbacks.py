@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, text, update
 
 from case_core.db.models import (
     CallbackOptOutRow,
@@ -158,6 +158,23 @@ def _case_opted_out() -> Any:
     return exists().where(CallbackOptOutRow.case_id == CaseRow.id)
 
 
+def _with_case() -> Select[Any]:
+    """Callbacks with what decides whether they still make sense: case state and consent."""
+    return (
+        select(
+            CallbackRow,
+            CaseRow.status,
+            CaseRow.closed_at,
+            CitizenRow.id,
+            CitizenRow.callback_consent,
+            CitizenRow.opted_out_at,
+            _case_opted_out().label("case_opted_out"),
+        )
+        .join(CaseRow, CaseRow.id == CallbackRow.case_id)
+        .outerjoin(CitizenRow, CitizenRow.id == CaseRow.citizen_id)
+    )
+
+
 async def _recover_stale(
     uow: UnitOfWork, now: datetime, policy: CallbackPolicy, report: ScheduleReport
 ) -> None:
@@ -205,17 +222,7 @@ async def _sweep_waiting(
     followup = CallbackRow.kind == CallbackKind.SEGUIMIENTO.value
     satisfaction = CallbackRow.kind == CallbackKind.SATISFACCION.value
     stmt = (
-        select(
-            CallbackRow,
-            CaseRow.status,
-            CaseRow.closed_at,
-            CitizenRow.id,
-            CitizenRow.callback_consent,
-            CitizenRow.opted_out_at,
-            _case_opted_out().label("case_opted_out"),
-        )
-        .join(CaseRow, CaseRow.id == CallbackRow.case_id)
-        .outerjoin(CitizenRow, CitizenRow.id == CaseRow.citizen_id)
+        _with_case()
         .where(CallbackRow.status.in_(WAITING))
         .where(
             or_(
@@ -323,8 +330,9 @@ async def _create_followups(
             plan = plan_followup(
                 opened_at=case.opened_at, due_at=case.due_at, now=now, policy=policy
             )
-            if await _add(uow, case, citizen, phones, plan, now, policy, report):
+            if _add(uow, case, citizen, phones, plan, now, policy, report):
                 report.created_followups += 1
+        await uow.session.flush()
 
 
 async def _create_satisfaction(
@@ -360,8 +368,9 @@ async def _create_satisfaction(
         for case, citizen in batch:
             assert case.closed_at is not None
             plan = plan_satisfaction(closed_at=case.closed_at, now=now, policy=policy)
-            if await _add(uow, case, citizen, phones, plan, now, policy, report):
+            if _add(uow, case, citizen, phones, plan, now, policy, report):
                 report.created_satisfaction += 1
+        await uow.session.flush()
 
 
 async def _phones(uow: UnitOfWork, citizen_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -377,7 +386,7 @@ async def _phones(uow: UnitOfWork, citizen_ids: Sequence[int]) -> dict[int, list
     return found
 
 
-async def _add(
+def _add(
     uow: UnitOfWork,
     case: CaseRow,
     citizen: CitizenRow | None,
@@ -411,7 +420,6 @@ async def _add(
         )
     )
     report.by_status[plan.status.value] = report.by_status.get(plan.status.value, 0) + 1
-    await uow.session.flush()
     return True
 
 
@@ -433,17 +441,7 @@ async def claim_due_callbacks(
     if limit <= 0 or not policy.hours.is_open(now):
         return []
     stmt = (
-        select(
-            CallbackRow,
-            CaseRow.status,
-            CaseRow.closed_at,
-            CitizenRow.id,
-            CitizenRow.callback_consent,
-            CitizenRow.opted_out_at,
-            _case_opted_out().label("case_opted_out"),
-        )
-        .join(CaseRow, CaseRow.id == CallbackRow.case_id)
-        .outerjoin(CitizenRow, CitizenRow.id == CaseRow.citizen_id)
+        _with_case()
         .where(CallbackRow.status == P.value, CallbackRow.next_attempt_at <= now)
         .order_by(CallbackRow.next_attempt_at, CallbackRow.id)
         .limit(limit)
@@ -535,21 +533,7 @@ async def record_outcome(
 async def _locked_with_case(
     uow: UnitOfWork, callback_id: int
 ) -> tuple[CallbackRow, str, datetime | None, CitizenContact | None, bool]:
-    stmt = (
-        select(
-            CallbackRow,
-            CaseRow.status,
-            CaseRow.closed_at,
-            CitizenRow.id,
-            CitizenRow.callback_consent,
-            CitizenRow.opted_out_at,
-            _case_opted_out().label("case_opted_out"),
-        )
-        .join(CaseRow, CaseRow.id == CallbackRow.case_id)
-        .outerjoin(CitizenRow, CitizenRow.id == CaseRow.citizen_id)
-        .where(CallbackRow.id == callback_id)
-        .with_for_update(of=CallbackRow)
-    )
+    stmt = _with_case().where(CallbackRow.id == callback_id).with_for_update(of=CallbackRow)
     found = (await uow.session.execute(stmt)).one_or_none()
     if found is None:
         raise NotFound("La devolución de llamada no existe.")
@@ -661,7 +645,7 @@ async def opt_out(
                 .where(CitizenRow.id == citizen_id, CitizenRow.opted_out_at.is_(None))
                 .values(opted_out_at=now)
             )
-            scope = CallbackRow.case_id.in_(
+            scope: ColumnElement[bool] = CallbackRow.case_id.in_(
                 select(CaseRow.id).where(CaseRow.citizen_id == citizen_id)
             )
         else:

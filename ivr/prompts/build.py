@@ -51,6 +51,20 @@ def _require_tool(name: str) -> str:
     return path
 
 
+def _check_voice(espeak: str, voice: str) -> None:
+    """espeak-ng silently falls back to its default voice: refuse a voice it does not list."""
+    listing = subprocess.run(
+        [espeak, "--voices"], capture_output=True, text=True, check=False
+    ).stdout
+    known: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            known.update((fields[1], fields[3], fields[4]))
+    if voice not in known:
+        raise PromptBuildError(f"unknown espeak-ng voice {voice!r} (see: espeak-ng --voices=es)")
+
+
 def _digest(voice: str, speed: int, text: str) -> str:
     payload = f"{_RECIPE_VERSION}\0{voice}\0{speed}\0{text}".encode()
     return hashlib.sha256(payload).hexdigest()
@@ -99,6 +113,7 @@ def build_prompts(
     """
     espeak = _require_tool("espeak-ng")
     sox = _require_tool("sox")
+    _check_voice(espeak, voice)
     root = Path(out_dir)
     jobs: dict[str, str] = {p.file: p.text for p in PROMPTS}
     for name, text in extra:

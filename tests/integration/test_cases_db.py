@@ -22,7 +22,7 @@ from case_core.services.cases import (
 )
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-AGENT = Actor(1, "agente1", Role.AGENT)
+AGENT = Actor(None, "agente1", Role.AGENT)
 
 
 async def _ids(uow_factory, entity_code="IDAAN", service_code="falta-agua"):

@@ -13,7 +13,7 @@ from tests.integration.test_desktop_support import (  # noqa: F401
     START,
     make_desktop_fixture,
     next_message,
-    other_process,
+    other_process_fixture,
 )
 
 desktop = make_desktop_fixture()
@@ -59,7 +59,7 @@ async def test_given_pop_when_agent_saves_the_form_then_case_links_call_and_time
 ):
     call_id, pop_id = await _call_and_pop(other_process)
     service = await _service(desktop.uow_factory)
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     desktop.clock.advance(seconds=95)
     response = await agent.post(
         "/casos",
@@ -94,7 +94,7 @@ async def test_given_pop_when_agent_saves_the_form_then_case_links_call_and_time
 
 async def test_given_consulta_answered_from_articles_then_closed_at_first_contact(desktop):
     service = await _service(desktop.uow_factory, code="facturacion")
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     articles = await (await agent.client.get(f"/api/servicios/{service.id}/articulos")).json()
     assert "Cómo reclamar una factura de agua" in [a["title"] for a in articles["articles"]]
     response = await agent.post(
@@ -115,7 +115,7 @@ async def test_given_consulta_answered_from_articles_then_closed_at_first_contac
 
 async def test_given_anonymous_denuncia_then_no_citizen_is_saved(desktop):
     service = await _service(desktop.uow_factory)
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     response = await agent.post(
         "/casos",
         {
@@ -138,7 +138,7 @@ async def test_given_anonymous_denuncia_then_no_citizen_is_saved(desktop):
 async def test_given_pop_of_another_agent_when_saving_then_403(desktop, other_process):
     _, pop_id = await _call_and_pop(other_process, interface="PJSIP/agent1002")
     service = await _service(desktop.uow_factory)
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     response = await agent.post(
         "/casos",
         {"pop_id": str(pop_id), "tipo": "queja", "servicio_id": str(service.id),
@@ -149,7 +149,7 @@ async def test_given_pop_of_another_agent_when_saving_then_403(desktop, other_pr
 
 
 async def test_given_a_few_letters_then_services_are_found_by_name_or_entity(desktop):
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     found = await (await agent.client.get("/api/servicios?q=idaan agua")).json()
     labels = [r["label"] for r in found["results"]]
     assert labels and all(r["entity_short"] == "IDAAN" for r in found["results"])
@@ -161,7 +161,7 @@ async def test_given_saved_case_when_reading_back_then_caller_channel_is_redirec
 ):
     _, pop_id = await _call_and_pop(other_process)
     service = await _service(desktop.uow_factory)
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     saved = await (
         await agent.post(
             "/casos",
@@ -181,7 +181,7 @@ async def test_given_saved_case_when_reading_back_then_caller_channel_is_redirec
 
 
 async def test_given_agent_when_using_queue_buttons_then_queue_control_is_asked(desktop):
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     for action, reason in (("join", ""), ("pause", "almuerzo"), ("resume", ""), ("leave", "")):
         response = await agent.post("/agente/cola", {"accion": action, "motivo": reason})
         assert response.status == 200, await response.text()
@@ -200,7 +200,7 @@ async def test_given_agent_when_using_queue_buttons_then_queue_control_is_asked(
 
 
 async def test_given_websocket_commands_then_csrf_is_required(desktop):
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     ws = await agent.ws()
     await next_message(ws, "hello")
     await ws.send_json({"type": "queue", "action": "join"})
@@ -223,7 +223,7 @@ async def test_given_citizen_then_search_and_page_show_identity_cases_and_calls(
                     talk_seconds=125, hold_seconds=12, agent_name="Ana Batista")
         )  # fmt: skip
         await uow.commit()
-    agent = await desktop.login("agente1")
+    agent = await desktop.login("agente1", form=False)
     search = await (await agent.client.get("/ciudadanos?q=Pérez")).text()
     assert f'href="/ciudadanos/{juan.id}"' in search and "Juan Pérez" in search
     api = await (await agent.client.get("/api/ciudadanos?q=8-123-45")).json()

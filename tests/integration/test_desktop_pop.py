@@ -23,11 +23,18 @@ from tests.integration.test_desktop_support import (  # noqa: F401
     START,
     make_desktop_fixture,
     next_message,
-    other_process,
+    other_process_fixture,
 )
 
 desktop = make_desktop_fixture()
 AGENT1, AGENT2 = "PJSIP/agent1001", "PJSIP/agent1002"
+
+
+async def _until(condition, within: float = 5.0) -> None:
+    """Poll a condition the code under test offers no event for."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
 
 async def _juan(uow_factory) -> int:
@@ -106,8 +113,8 @@ async def test_given_ivr_session_with_cedula_then_pop_shows_citizen_choices_and_
 
 
 async def test_given_no_ivr_session_then_variables_then_caller_id_identify(seeded):
-    by_var = await _pop(seeded, uniqueid="9.1", linkedid="9.1",
-                        ivr_variables={"CAC311_CEDULA": "4-712-1033", "CAC311_INTENT": "queja"})  # fmt: skip
+    variables = {"CAC311_CEDULA": "4-712-1033", "CAC311_INTENT": "queja"}
+    by_var = await _pop(seeded, uniqueid="9.1", linkedid="9.1", ivr_variables=variables)
     assert by_var["identity"]["citizen"]["full_name"] == "Yarisel Morales"
     assert by_var["ivr"]["intent_label"] == "Registrar una queja"
     by_phone = await _pop(seeded, uniqueid="9.2", linkedid="9.2", caller_number="61234567")
@@ -126,8 +133,8 @@ async def test_given_no_ivr_session_then_variables_then_caller_id_identify(seede
     unknown = await _pop(seeded, uniqueid="9.4", linkedid="9.4", caller_number="69990000")
     assert unknown["identity"]["status"] == "unknown"
     assert unknown["identity"]["label"] == "No identificado"
-    anonymous = await _pop(seeded, uniqueid="9.5", linkedid="9.5", caller_number="61234567",
-                           ivr_variables={"CAC311_ANONYMOUS": "1", "CAC311_CEDULA": "8-123-4567"})  # fmt: skip
+    variables = {"CAC311_ANONYMOUS": "1", "CAC311_CEDULA": "8-123-4567"}
+    anonymous = await _pop(seeded, uniqueid="9.5", linkedid="9.5", ivr_variables=variables)
     assert anonymous["identity"]["status"] == "anonymous"
     assert anonymous["identity"]["citizen"] is None and anonymous["cases"] == []
 
@@ -135,8 +142,8 @@ async def test_given_no_ivr_session_then_variables_then_caller_id_identify(seede
 async def test_given_pop_from_another_process_then_only_that_agents_socket_gets_it(
     desktop, other_process
 ):
-    ana = await desktop.login("agente1")
-    luis = await desktop.login("agente2")
+    ana = await desktop.login("agente1", form=False)
+    luis = await desktop.login("agente2", form=False)
     ana_ws, ana_ws2, luis_ws = await ana.ws(), await ana.ws(), await luis.ws()
     for ws in (ana_ws, ana_ws2, luis_ws):
         assert (await next_message(ws, "hello"))["interface"] in (AGENT1, AGENT2)
@@ -158,10 +165,8 @@ async def test_given_pop_from_another_process_then_only_that_agents_socket_gets_
         await ws.close()
 
 
-async def test_given_open_pop_when_browser_reconnects_then_it_gets_it_back(
-    desktop, other_process
-):
-    ana = await desktop.login("agente1")
+async def test_given_open_pop_when_browser_reconnects_then_it_gets_it_back(desktop, other_process):
+    ana = await desktop.login("agente1", form=False)
     ws = await ana.ws()
     pop_id = await publish_pop(other_process, await _pop(other_process), now=START)
     assert (await next_message(ws, "pop"))["pop_id"] == pop_id
@@ -184,7 +189,7 @@ async def test_given_open_pop_when_browser_reconnects_then_it_gets_it_back(
 async def test_given_listener_connection_killed_then_it_reconnects_and_delivers(
     desktop, other_process, migrated_database
 ):
-    ana = await desktop.login("agente1")
+    ana = await desktop.login("agente1", form=False)
     ws = await ana.ws()
     await next_message(ws, "hello")
     listener = desktop.app[LISTENER]
@@ -197,18 +202,14 @@ async def test_given_listener_connection_killed_then_it_reconnects_and_delivers(
     # A pop published while the listener is down is re-sent after it reconnects.
     pop_id = await publish_pop(other_process, await _pop(other_process), now=START)
     assert (await next_message(ws, "pop"))["pop_id"] == pop_id
-    async with asyncio.timeout(5):
-        while listener.connections < 2:
-            await asyncio.sleep(0.02)
+    await _until(lambda: listener.connections >= 2)
     later = await publish_pop(other_process, await _pop(other_process, uniqueid="4.1"), now=START)
     assert (await next_message(ws, "pop"))["pop_id"] == later
     await ws.close()
 
 
-async def test_given_reported_agent_state_then_desktop_shows_and_pushes_it(
-    desktop, other_process
-):
-    ana = await desktop.login("agente1")
+async def test_given_reported_agent_state_then_desktop_shows_and_pushes_it(desktop, other_process):
+    ana = await desktop.login("agente1", form=False)
     ws = await ana.ws()
     await next_message(ws, "hello")
     await record_agent_state(other_process, AGENT1, AgentState.AVAILABLE, None, START, "ami")
@@ -266,9 +267,7 @@ async def test_given_a_slow_browser_then_others_still_get_messages_and_it_is_clo
     for n in range(10):
         hub.send_to_interface(AGENT1, {"type": "pop", "n": n})
         await asyncio.sleep(0)
-    async with asyncio.timeout(2):
-        while len(fast.sent) < 10 or slow.closed_with is None:
-            await asyncio.sleep(0.01)
+    await _until(lambda: len(fast.sent) == 10 and slow.closed_with is not None)
     assert slow.closed_with is not None
     await hub.close_all()
     assert hub.clients == set()

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from agent_desktop.app import LISTENER, init_app
+from agent_desktop.auth import COOKIE
+from agent_desktop.sessions import create_session
 from cac311.config import Settings
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.uow import UnitOfWorkFactory
@@ -85,7 +88,11 @@ class Desktop:
     def origin(self) -> str:
         return f"http://{self.server.host}:{self.server.port}"
 
-    async def login(self, username: str, password: str = PASSWORD) -> Agent:
+    async def login(self, username: str, password: str = PASSWORD, *, form: bool = True) -> Agent:
+        """A logged-in client: through the login form, or (``form=False``, faster: no Argon2)
+        with a session opened directly in the session store."""
+        if not form:
+            return await self._session_for(username)
         client = await self.client()
         page = await client.get("/login")
         token = CSRF_RE.search(await page.text()).group(1)  # type: ignore[union-attr]
@@ -95,6 +102,18 @@ class Desktop:
             allow_redirects=False,
         )
         assert response.status == 302, await response.text()
+        desk = await client.get("/escritorio")
+        match = DATA_CSRF_RE.search(await desk.text())
+        return Agent(self, client, match.group(1) if match else "")
+
+    async def _session_for(self, username: str) -> Agent:
+        async with self.uow_factory() as uow:
+            user = await uow.users.by_username(username)
+        token = await create_session(
+            self.uow_factory, user_id=user.id, now=self.clock(), max_age_seconds=8 * 3600
+        )
+        client = await self.client()
+        client.session.cookie_jar.update_cookies({COOKIE: token}, URL(self.origin))
         desk = await client.get("/escritorio")
         match = DATA_CSRF_RE.search(await desk.text())
         return Agent(self, client, match.group(1) if match else "")
@@ -118,9 +137,9 @@ class Agent:
         )
 
 
-async def next_message(ws: ClientWebSocketResponse, kind: str, timeout: float = 5.0) -> dict:
+async def next_message(ws: ClientWebSocketResponse, kind: str, within: float = 5.0) -> dict:
     """The next message of type ``kind`` (others are skipped)."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             message = await ws.receive_json()
             if message.get("type") == kind:
@@ -152,8 +171,8 @@ def make_desktop_fixture(settings: Settings | None = None, idle: float | None = 
     return desktop
 
 
-@pytest.fixture
-async def other_process(migrated_database):  # type: ignore[no-untyped-def]
+@pytest.fixture(name="other_process")
+async def other_process_fixture(migrated_database):  # type: ignore[no-untyped-def]
     """A unit-of-work factory on its own engine, as the AMI listener process would have."""
     engine = make_engine(migrated_database, pool_size=2)
     yield UnitOfWorkFactory(make_sessionmaker(engine))

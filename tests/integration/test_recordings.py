@@ -194,7 +194,7 @@ async def test_given_the_mixmonitor_event_when_scanned_and_played_then_ranges_an
     dated = write_wav(world.root / "2026/11/25/1795475999.4.wav", seconds=1.5)
     call_id = await world.call(uniqueid, reported)
     dated_id = await world.call(
-        "1795475999.4", "/var/spool/asterisk/monitor/2026/11/25/1795475999.4.wav"
+        "1795475999.4", "/var/spool/asterisk/monitor/cac311/2026/11/25/1795475999.4.wav"
     )
 
     report = await service.scan(world.uow_factory, world.settings, now=NOW)
@@ -212,7 +212,7 @@ async def test_given_the_mixmonitor_event_when_scanned_and_played_then_ranges_an
     assert page.status == 200
     html = await page.text()
     assert f'<audio controls preload="metadata" src="/grabaciones/llamada/{call_id}/audio"' in html
-    assert "0:03 min" in html and "23/11/2026 10:05:11" not in html  # started_at is not uniqueid
+    assert "0:03 min" in html and "25/11/2026 09:00:00" in html  # started_at in Panama
     assert await world.access_rows() == []  # viewing the page is not a playback
 
     audio = f"/grabaciones/llamada/{call_id}/audio"

@@ -35,6 +35,11 @@ def write_wav(path: Path, seconds: float = 1.0, rate: int = 8000) -> bytes:
     [
         ("/var/spool/asterisk/monitor/2026/11/25/1795475111.1.wav", "2026/11/25/1795475111.1.wav"),
         ("/var/spool/asterisk/monitor/1795475111.1.wav", "1795475111.1.wav"),
+        # asterisk_conf/extensions.conf: ${CAC311_RECORDINGS_DIR}/YYYY/MM/DD/${UNIQUEID}.wav
+        (
+            "/var/spool/asterisk/monitor/cac311/2026/11/25/1795475111.1.wav",
+            "2026/11/25/1795475111.1.wav",
+        ),
         ("/mnt/pbx2/rec/2026/11/25/1795475111.1.wav", "2026/11/25/1795475111.1.wav"),
         ("2026/11/25/1795475111.1.WAV", "2026/11/25/1795475111.1.WAV"),
         (

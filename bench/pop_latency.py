@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""Screen-pop latency: AMI AgentConnect -> message on the agent's WebSocket.
+
+Three processes, as ``cac311 serve --only ami`` and ``--only web`` would run them:
+
+- this one: the Asterisk AMI simulator (``asterisk_sim.ami.AmiSimulator``) and ``--agents``
+  WebSocket clients (one per logged-in agent, sessions created in ``web_sessions`` directly);
+- the AMI side: ``ami.client.AmiClient`` + ``ami.bridge.AmiBridge`` (call tracker, call rows,
+  ``build_pop``, ``agent_desktop.pop_bus.publish_pop`` -> NOTIFY);
+- the web side: ``agent_desktop.app.init_app`` (LISTEN, ``get_pop``, hub, one writer per socket).
+
+Calls arrive at ``--rate`` per second. Each is the event sequence of the captured
+``ami-queue-call-answered``: VarSet CAC311_INTENT, QueueCallerJoin, then ``--wait`` seconds
+later QueueCallerLeave + AgentConnect (to agent ``k mod agents``), then ``--talk`` seconds
+later AgentComplete + Hangup (which closes the pop: a ``pop_closed`` message). The latency is
+measured from just before the simulator writes AgentConnect to the moment the agent's
+client decodes the ``pop`` message; CLOCK_MONOTONIC is shared by the processes, so the
+bridge's timestamps (AgentConnect handled, ``publish_pop`` start and commit) split it up.
+The bench subclasses AmiBridge and wraps ``publish_pop`` in the AMI process only for those
+timestamps; no project file is changed.
+
+    python bench/pop_latency.py --agents 500 --rate 50 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+from _common import (  # noqa: E402
+    add_db_args,
+    drop_database,
+    dsn,
+    machine,
+    recreate_database,
+    summary,
+)
+
+SERVER = "pbx1"
+QUEUE = "cac311"
+KNOWN_CALLER = "61234567"  # the seeded demo citizen: the pop carries a citizen card
+
+
+def interface_of(n: int) -> str:
+    return f"PJSIP/bench{n:04d}"
+
+
+# ---- web process --------------------------------------------------------------------------
+
+
+class NoQueueControl:
+    """The desktop's telephony port; never used by this benchmark."""
+
+    async def queue_add(self, queue: str, interface: str, member_name: str) -> None: ...
+    async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str) -> None: ...
+    async def queue_remove(self, queue: str, interface: str) -> None: ...
+    async def redirect_to_readback(self, channel: str, case_number: str) -> None: ...
+
+
+def web_process(url: str, conn: Any) -> None:
+    asyncio.run(_web(url, conn))
+
+
+async def _web(url: str, conn: Any) -> None:
+    from aiohttp import web
+
+    from agent_desktop.app import LISTENER, init_app
+    from cac311.config import Settings
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.uow import UnitOfWorkFactory
+
+    engine = make_engine(url)
+    app = init_app(
+        Settings(database_url=url),
+        uow_factory=UnitOfWorkFactory(make_sessionmaker(engine)),
+        engine=engine,
+        queue_control=NoQueueControl(),
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    await asyncio.wait_for(app[LISTENER].connected.wait(), 10)
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    conn.send(port)
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    await runner.cleanup()
+    await engine.dispose()
+
+
+# ---- AMI process --------------------------------------------------------------------------
+
+
+def ami_process(url: str, ami_port: int, conn: Any) -> None:
+    asyncio.run(_ami(url, ami_port, conn))
+
+
+async def _ami(url: str, ami_port: int, conn: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    import agent_desktop.pop_bus as bus
+    from ami.bridge import AmiBridge
+    from ami.client import AmiClient, AmiConfig
+    from ami.events import AgentConnect
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.uow import UnitOfWorkFactory
+
+    handled: dict[str, float] = {}
+    published: dict[str, tuple[float, float]] = {}
+    real_publish = bus.publish_pop
+
+    async def timed_publish(uow_factory: Any, pop: dict[str, Any], **kw: Any) -> int:
+        t0 = time.perf_counter()
+        pop_id = await real_publish(uow_factory, pop, **kw)
+        published[pop["call"]["uniqueid"]] = (t0, time.perf_counter())
+        return pop_id
+
+    bus.publish_pop = timed_publish  # type: ignore[assignment]  # the bridge imports it per call
+
+    class TimedBridge(AmiBridge):
+        async def handle(self, event: Any) -> None:
+            if isinstance(event, AgentConnect):
+                handled[event.uniqueid] = time.perf_counter()
+            await super().handle(event)
+
+    engine = make_engine(url)
+    bridge = TimedBridge(
+        UnitOfWorkFactory(make_sessionmaker(engine)), tz=ZoneInfo("America/Panama")
+    )
+    client = AmiClient(
+        AmiConfig(
+            host="127.0.0.1",
+            port=ami_port,
+            username="cac311",
+            secret="s3cret",
+            server=SERVER,
+            ping_interval=30.0,
+            action_timeout=5.0,
+        )
+    )
+    bridge.attach(client)
+    await client.start()
+    await client.wait_up(10)
+    conn.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    await client.stop()
+    await bridge.drain()
+    await engine.dispose()
+    conn.send({"handled": handled, "published": published, "errors": bridge.errors})
+
+
+# ---- the agents' browsers -----------------------------------------------------------------
+
+
+class Inbox:
+    """When each pop arrived, by call uniqueid; ``done`` is set once ``expected`` are in."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}
+        self.expected = 0
+        self.done = asyncio.Event()
+
+    def add(self, uniqueid: str) -> None:
+        self.received[uniqueid] = time.perf_counter()
+        if self.expected and len(self.received) >= self.expected:
+            self.done.set()
+
+
+class Agent:
+    """One logged-in desktop: a WebSocket that records when each pop arrives."""
+
+    def __init__(self, n: int, token: str, inbox: Inbox) -> None:
+        self.n = n
+        self.token = token
+        self.inbox = inbox
+        self.ready = asyncio.Event()
+        self.pops = 0
+        self.closed_msgs = 0
+
+    async def run(self, session: aiohttp.ClientSession, port: int) -> None:
+        origin = f"http://127.0.0.1:{port}"
+        async with session.ws_connect(
+            f"{origin}/ws",
+            headers={"Origin": origin, "Cookie": f"cac311_sesion={self.token}"},
+            heartbeat=None,
+        ) as ws:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                data = json.loads(msg.data)
+                kind = data.get("type")
+                if kind == "hello":
+                    self.ready.set()
+                elif kind == "pop":
+                    self.inbox.add(data["pop"]["call"]["uniqueid"])
+                    self.pops += 1
+                elif kind == "pop_closed":
+                    self.closed_msgs += 1
+
+
+# ---- AMI traffic --------------------------------------------------------------------------
+
+
+def _channel_fields(k: int, uid: str, linkedid: str, caller: str, priority: int) -> list:
+    return [
+        ("Channel", f"Local/311@cac311-inbound-{k:08x};2"), ("ChannelState", "6"),
+        ("ChannelStateDesc", "Up"), ("CallerIDNum", caller), ("CallerIDName", "<unknown>"),
+        ("ConnectedLineNum", caller), ("ConnectedLineName", "<unknown>"), ("Language", "es"),
+        ("AccountCode", ""), ("Context", "cac311-inbound"), ("Exten", "311"),
+        ("Priority", str(priority)), ("Uniqueid", uid), ("Linkedid", linkedid),
+    ]  # fmt: skip
+
+
+def _dest_fields(k: int, agent: str, caller: str, uid: str, linkedid: str) -> list:
+    return [
+        ("DestChannel", f"Local/100@agents-{k:08x};1"), ("DestChannelState", "6"),
+        ("DestChannelStateDesc", "Up"), ("DestCallerIDNum", caller),
+        ("DestCallerIDName", "<unknown>"), ("DestConnectedLineNum", caller),
+        ("DestConnectedLineName", "<unknown>"), ("DestLanguage", "es"),
+        ("DestAccountCode", ""), ("DestContext", "agents"), ("DestExten", "311"),
+        ("DestPriority", "1"), ("DestUniqueid", f"{uid}9"), ("DestLinkedid", linkedid),
+        ("Queue", QUEUE), ("Interface", agent), ("MemberName", agent),
+    ]  # fmt: skip
+
+
+class Traffic:
+    """Emits the AMI events of ``rate`` calls per second for ``seconds``."""
+
+    def __init__(
+        self, sim: Any, agents: int, rate: float, seconds: float, wait: float, talk: float
+    ) -> None:
+        self.sim = sim
+        self.agents = agents
+        self.rate = rate
+        self.seconds = seconds
+        self.wait = wait
+        self.talk = talk
+        self.connected_at: dict[str, float] = {}
+        self.events = 0
+        self.lag: list[float] = []  # how late the generator emitted AgentConnect
+        self.rng = random.Random(311)
+
+    def emit(self, fields: list) -> None:
+        self.sim.emit(fields)
+        self.events += 1
+
+    async def call(self, k: int, start: float) -> None:
+        uid = f"1796{k:06d}.{2 * k + 1}"
+        linkedid = f"1796{k:06d}.{2 * k}"
+        caller = KNOWN_CALLER if self.rng.random() < 0.3 else f"6{self.rng.randrange(10**7):07d}"
+        agent = interface_of(k % self.agents)
+        base = _channel_fields(k, uid, linkedid, caller, 4)
+        self.emit(
+            [
+                ("Event", "VarSet"),
+                ("Privilege", "dialplan,all"),
+                *base,
+                ("Variable", "CAC311_INTENT"),
+                ("Value", "queja"),
+            ]
+        )
+        base = _channel_fields(k, uid, linkedid, caller, 6)
+        self.emit(
+            [
+                ("Event", "QueueCallerJoin"),
+                ("Privilege", "agent,all"),
+                *base,
+                ("Queue", QUEUE),
+                ("Position", "1"),
+                ("Count", "1"),
+            ]
+        )
+        await asyncio.sleep(self.wait)
+        self.emit(
+            [
+                ("Event", "QueueCallerLeave"),
+                ("Privilege", "agent,all"),
+                *base,
+                ("Queue", QUEUE),
+                ("Position", "1"),
+                ("Count", "0"),
+            ]
+        )
+        dest = _dest_fields(k, agent, caller, uid, linkedid)
+        t0 = time.perf_counter()
+        self.connected_at[uid] = t0
+        self.emit(
+            [
+                ("Event", "AgentConnect"),
+                ("Privilege", "agent,all"),
+                *base,
+                *dest,
+                ("HoldTime", str(int(self.wait))),
+                ("RingTime", "0"),
+            ]
+        )
+        await asyncio.sleep(self.talk)
+        self.emit(
+            [
+                ("Event", "AgentComplete"),
+                ("Privilege", "agent,all"),
+                *base,
+                *dest,
+                ("HoldTime", str(int(self.wait))),
+                ("TalkTime", str(int(self.talk))),
+                ("Reason", "agent"),
+            ]
+        )
+        self.emit(
+            [
+                ("Event", "Hangup"),
+                ("Privilege", "call,all"),
+                *base,
+                ("Cause", "16"),
+                ("Cause-txt", "Normal Clearing"),
+            ]
+        )
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        tasks = []
+        start = loop.time()
+        n = int(self.rate * self.seconds)
+        for k in range(n):
+            delay = start + k / self.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.call(k, start)))
+        await asyncio.gather(*tasks)
+        return n
+
+
+# ---- setup ------------------------------------------------------------------------------
+
+
+async def prepare(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """Bench database with the directory and ``agents`` agent users, each logged in."""
+    from agent_desktop.sessions import create_session
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.migrate import upgrade_async
+    from case_core.db.uow import UnitOfWorkFactory
+    from case_core.security import hash_password
+    from case_core.seed.loader import seed
+
+    now = datetime.now(UTC)
+    url = await recreate_database(args.server_url, args.db_name)
+    await upgrade_async(url)
+    conn = await asyncpg.connect(dsn(url))
+    try:
+        await conn.execute(
+            """
+            INSERT INTO users (username, full_name, role, password_hash, phone_interface, active)
+            SELECT 'bench' || lpad(n::text, 4, '0'), 'Agente ' || n, 'agent', $2,
+                   'PJSIP/bench' || lpad(n::text, 4, '0'), true
+            FROM generate_series(0, $1::int - 1) n
+            """,
+            args.agents,
+            hash_password("bench-" + "x" * 8),
+        )
+        ids = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM users WHERE username LIKE 'bench%' ORDER BY username"
+            )
+        ]
+    finally:
+        await conn.close()
+    engine = make_engine(url)
+    try:
+        uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+        await seed(uow_factory, now=now)
+        tokens = [
+            await create_session(uow_factory, user_id=i, now=now, max_age_seconds=8 * 3600)
+            for i in ids
+        ]
+    finally:
+        await engine.dispose()
+    return url, tokens
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    from asterisk_sim.ami import AmiSimulator
+
+    url, tokens = await prepare(args)
+    ctx = mp.get_context("spawn")
+    web_parent, web_child = ctx.Pipe()
+    ami_parent, ami_child = ctx.Pipe()
+    sim = AmiSimulator()
+    await sim.start()
+    loop = asyncio.get_running_loop()
+    web = ctx.Process(target=web_process, args=(url, web_child), daemon=True)
+    web.start()
+    ami = ctx.Process(target=ami_process, args=(url, sim.port, ami_child), daemon=True)
+    ami.start()
+    agent_tasks: list[asyncio.Task[None]] = []
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    try:
+        port = await loop.run_in_executor(None, web_parent.recv)
+        assert await loop.run_in_executor(None, ami_parent.recv) == "ready"
+        inbox = Inbox()
+        received = inbox.received
+        agents = [Agent(n, token, inbox) for n, token in enumerate(tokens)]
+        t = time.perf_counter()
+        agent_tasks = [asyncio.create_task(a.run(http, port)) for a in agents]
+        await asyncio.wait_for(asyncio.gather(*(a.ready.wait() for a in agents)), 60)
+        print(f"{len(agents)} agent sockets connected in {time.perf_counter() - t:.1f} s")
+        traffic = Traffic(sim, args.agents, args.rate, args.seconds, args.wait, args.talk)
+        inbox.expected = int(args.rate * args.seconds)
+        t = time.perf_counter()
+        n = await traffic.run()
+        sent_for = time.perf_counter() - t
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(inbox.done.wait(), args.drain)
+        await asyncio.sleep(min(args.talk, 1.0))  # let the last pop_closed messages land
+        ami_parent.send("stop")
+        stats = await loop.run_in_executor(None, ami_parent.recv)
+        web_parent.send("stop")
+        web.join(15)
+        ami.join(15)
+
+        total, to_bridge, in_bridge, publish, bus = [], [], [], [], []
+        for uid, t0 in traffic.connected_at.items():
+            t_ws = received.get(uid)
+            if t_ws is not None:
+                total.append(t_ws - t0)
+            h = stats["handled"].get(uid)
+            p = stats["published"].get(uid)
+            if h is not None:
+                to_bridge.append(h - t0)
+            if h is not None and p is not None:
+                in_bridge.append(p[0] - h)
+                publish.append(p[1] - p[0])
+                if t_ws is not None:
+                    bus.append(t_ws - p[1])
+        closed = sum(a.closed_msgs for a in agents)
+        print(f"\nScreen-pop latency [{machine()}]")
+        print(
+            f"  {args.agents} agents connected; {n} calls at {args.rate:g}/s for "
+            f"{args.seconds:g} s (sent in {sent_for:.1f} s), {traffic.events} AMI events "
+            f"({traffic.events / sent_for:.0f}/s); queue wait {args.wait:g} s, talk "
+            f"{args.talk:g} s"
+        )
+        print(
+            f"  pops received {len(received)}/{n}; pop_closed messages {closed}; "
+            f"bridge errors {stats['errors']}"
+        )
+        print(f"  AgentConnect -> pop on the WebSocket      {summary(total)}")
+        print("  of which:")
+        print(f"    AgentConnect written -> bridge handles it  {summary(to_bridge)}")
+        print(f"    tracker, save_call, build_pop             {summary(in_bridge)}")
+        print(f"    publish_pop (insert + NOTIFY + commit)    {summary(publish)}")
+        print(f"    commit -> NOTIFY -> get_pop -> socket      {summary(bus)}")
+    finally:
+        for task in agent_tasks:
+            task.cancel()
+        for task in agent_tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        await http.close()
+        await sim.stop()
+        for proc in (web, ami):
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+        if not args.keep:
+            await drop_database(args.server_url, args.db_name)
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--agents", type=int, default=500, help="logged-in agents (%(default)s)")
+    p.add_argument("--rate", type=float, default=50.0, help="AgentConnects per s (%(default)s)")
+    p.add_argument("--seconds", type=float, default=30.0, help="traffic duration (%(default)s)")
+    p.add_argument("--wait", type=float, default=0.2, help="queue wait per call (%(default)s s)")
+    p.add_argument("--talk", type=float, default=3.0, help="talk time per call (%(default)s s)")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        help="max seconds to wait for the last pops (%(default)s)",
+    )
+    add_db_args(p, "cac311_bench_pop")
+    return asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
