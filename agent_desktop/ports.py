@@ -19,7 +19,7 @@ class QueueControl(Protocol):
     """Queue membership and call control actions of one agent desktop."""
 
     async def queue_add(self, queue: str, interface: str, member_name: str) -> None:
-        """AMI QueueAdd of ``interface`` (e.g. ``PJSIP/agent1001``) named ``member_name``."""
+        """AMI QueueAdd of ``interface`` (e.g. ``PJSIP/1001``) named ``member_name``."""
 
     async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
         """AMI QueuePause; ``reason`` is a code of ``agents.PAUSE_REASONS`` ("" to resume)."""

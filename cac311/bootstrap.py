@@ -148,7 +148,7 @@ async def start_ami(rt: Runtime) -> None:
 
 
 async def start_web(rt: Runtime) -> None:
-    from agent_desktop.app import init_app
+    from agent_desktop.app import AccessLogger, init_app
     from agent_desktop.auth import current_actor
     from ami.queue_control import AmiQueueControl
     from recordings.web import setup_recordings_routes
@@ -173,7 +173,8 @@ async def start_web(rt: Runtime) -> None:
 
         setup_wallboard_routes(app)
     app.router.add_get("/health", rt.health.handle)
-    runner = web.AppRunner(app, shutdown_timeout=5)
+    # AccessLogger drops query strings: searches carry cédulas, names and phones.
+    runner = web.AppRunner(app, shutdown_timeout=5, access_log_class=AccessLogger)
     await runner.setup()
     rt.stack.push_async_callback(runner.cleanup)
     bind = rt.settings.http_bind

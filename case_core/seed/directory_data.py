@@ -512,9 +512,9 @@ ANNOUNCEMENTS: list[tuple[str, str, str, int | None]] = [
 
 # (username, full name, role, entity code or None, phone interface or None)
 DEMO_USERS: list[tuple[str, str, str, str | None, str | None]] = [
-    ("agente1", "Ana Batista", "agent", None, "PJSIP/agent1001"),
-    ("agente2", "Luis Herrera", "agent", None, "PJSIP/agent1002"),
-    ("agente3", "María Castillo", "agent", None, "PJSIP/agent1003"),
+    ("agente1", "Ana Batista", "agent", None, "PJSIP/1001"),
+    ("agente2", "Luis Herrera", "agent", None, "PJSIP/1002"),
+    ("agente3", "María Castillo", "agent", None, "PJSIP/1003"),
     ("supervisor", "Carlos Pinzón", "supervisor", None, None),
     ("auditor", "Rosa Delgado", "auditor", None, None),
     ("enlace.idaan", "Jorge Samudio", "liaison", "IDAAN", None),

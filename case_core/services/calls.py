@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from case_core.db.models import CallRow, UserRow
 from case_core.db.uow import UnitOfWorkFactory
+
+CALLS_CHANNEL = "cac311_calls"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,5 +77,10 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
             set_={k: stmt.excluded[k] for k in values if k not in keep | {"server", "uniqueid"}},
         ).returning(CallRow.id)
         call_id = (await uow.session.execute(stmt)).scalar_one()
+        # Live views (the wallboard) listen for this to refresh within a second.
+        await uow.session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CALLS_CHANNEL, "payload": str(call_id)},
+        )
         await uow.commit()
         return call_id

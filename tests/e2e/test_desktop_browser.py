@@ -74,7 +74,7 @@ async def test_given_agent_in_browser_when_a_call_pops_then_case_is_registered(
                 call_uniqueid="1795475283.27",
                 linkedid="1795475264.24",
                 caller_number="61234567",
-                agent_interface="PJSIP/agent1001",
+                agent_interface="PJSIP/1001",
                 ivr_variables={"CAC311_INTENT": "queja"},
                 connected_at=datetime.now(UTC),
                 caller_channel="Local/312@cac311-inbound-0000000c;2",

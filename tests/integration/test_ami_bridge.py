@@ -156,17 +156,17 @@ async def test_link_dropped_mid_call_is_recovered_and_the_outage_recorded(seeded
 async def test_queue_membership_and_pause_come_back_as_reported_states(seeded, sim, bridge):
     _, client = bridge
     control = AmiQueueControl({"pbx1": client})
-    await control.queue_add("cac311", "PJSIP/agent1001", "Ana Batista")
-    await control.queue_pause("cac311", "PJSIP/agent1001", True, "almuerzo")
-    await control.queue_pause("cac311", "PJSIP/agent1001", False, "")
-    await control.queue_remove("cac311", "PJSIP/agent1001")
+    await control.queue_add("cac311", "PJSIP/1001", "Ana Batista")
+    await control.queue_pause("cac311", "PJSIP/1001", True, "almuerzo")
+    await control.queue_pause("cac311", "PJSIP/1001", False, "")
+    await control.queue_remove("cac311", "PJSIP/1001")
 
     async def four():
         async with seeded() as uow:
             rows = (
                 await uow.session.scalars(
                     select(AgentStateEventRow)
-                    .where(AgentStateEventRow.interface == "PJSIP/agent1001")
+                    .where(AgentStateEventRow.interface == "PJSIP/1001")
                     .where(AgentStateEventRow.source != "resync")
                     .order_by(AgentStateEventRow.id)
                 )

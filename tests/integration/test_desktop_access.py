@@ -223,3 +223,17 @@ async def test_given_foreign_origin_when_opening_websocket_then_403(desktop):
     ws = await agent.ws()
     assert (await ws.receive_json())["type"] == "hello"
     await ws.close()
+
+
+def test_given_a_search_request_then_the_access_log_omits_the_query(caplog):
+    import logging
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from agent_desktop.app import AccessLogger
+
+    request = make_mocked_request("GET", "/ciudadanos?q=8-123-4567")
+    logger = logging.getLogger("test.access")
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        AccessLogger(logger, "").log(request, web.Response(status=200), 0.01)
+    assert "/ciudadanos" in caplog.text and "8-123-4567" not in caplog.text

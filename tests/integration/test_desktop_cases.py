@@ -26,7 +26,7 @@ async def _service(uow_factory, entity="IDAAN", code="falta-agua"):
         return await uow.directory.service_by_code(e.id, code)
 
 
-async def _call_and_pop(uow_factory, interface="PJSIP/agent1001") -> tuple[int, int]:
+async def _call_and_pop(uow_factory, interface="PJSIP/1001") -> tuple[int, int]:
     async with uow_factory() as uow:
         call = CallRow(
             server="pbx1",
@@ -136,7 +136,7 @@ async def test_given_anonymous_denuncia_then_no_citizen_is_saved(desktop):
 
 
 async def test_given_pop_of_another_agent_when_saving_then_403(desktop, other_process):
-    _, pop_id = await _call_and_pop(other_process, interface="PJSIP/agent1002")
+    _, pop_id = await _call_and_pop(other_process, interface="PJSIP/1002")
     service = await _service(desktop.uow_factory)
     agent = await desktop.login("agente1", form=False)
     response = await agent.post(
@@ -186,10 +186,10 @@ async def test_given_agent_when_using_queue_buttons_then_queue_control_is_asked(
         response = await agent.post("/agente/cola", {"accion": action, "motivo": reason})
         assert response.status == 200, await response.text()
     assert desktop.queue.calls == [
-        ("queue_add", "cac311", "PJSIP/agent1001", "Ana Batista"),
-        ("queue_pause", "cac311", "PJSIP/agent1001", True, "almuerzo"),
-        ("queue_pause", "cac311", "PJSIP/agent1001", False, ""),
-        ("queue_remove", "cac311", "PJSIP/agent1001"),
+        ("queue_add", "cac311", "PJSIP/1001", "Ana Batista"),
+        ("queue_pause", "cac311", "PJSIP/1001", True, "almuerzo"),
+        ("queue_pause", "cac311", "PJSIP/1001", False, ""),
+        ("queue_remove", "cac311", "PJSIP/1001"),
     ]
     no_reason = await agent.post("/agente/cola", {"accion": "pause", "motivo": "siesta"})
     assert no_reason.status == 400
@@ -209,7 +209,7 @@ async def test_given_websocket_commands_then_csrf_is_required(desktop):
     await ws.send_json({"type": "queue", "action": "pause", "reason": "bano", "csrf": agent.csrf})
     accepted = await next_message(ws, "result")
     assert accepted["ok"], accepted
-    assert desktop.queue.calls == [("queue_pause", "cac311", "PJSIP/agent1001", True, "bano")]
+    assert desktop.queue.calls == [("queue_pause", "cac311", "PJSIP/1001", True, "bano")]
     await ws.send_str("not json")
     assert not (await next_message(ws, "result"))["ok"]
     await ws.close()

@@ -27,7 +27,7 @@ from tests.integration.test_desktop_support import (  # noqa: F401
 )
 
 desktop = make_desktop_fixture()
-AGENT1, AGENT2 = "PJSIP/agent1001", "PJSIP/agent1002"
+AGENT1, AGENT2 = "PJSIP/1001", "PJSIP/1002"
 
 
 async def _until(condition, within: float = 5.0) -> None:

@@ -330,7 +330,7 @@ async def test_given_calls_cases_and_pauses_then_agent_figures_add_up(seeded, pa
         call_row(answered(0, 5, talk=100), agent_user_id=ana.id, agent_name="Agente Ana"),
         call_row(answered(100, 5, talk=200), agent_user_id=ana.id),
         # no user id on the call: matched through the user's phone interface
-        call_row(answered(200, 5, talk=50), agent_interface="PJSIP/agent1002"),
+        call_row(answered(200, 5, talk=50), agent_interface="PJSIP/1002"),
         # an interface no user has
         call_row(answered(300, 5, talk=30), agent_interface="Local/100@agents/n",
                  agent_name="Agente Ana (pruebas)"),
@@ -361,7 +361,7 @@ async def test_given_calls_cases_and_pauses_then_agent_figures_add_up(seeded, pa
         (local(2026, 11, 2, 12, 30), "available"),
     ]:
         rows.append(
-            AgentStateEventRow(interface="PJSIP/agent1001", state=state, at=at, source="test")
+            AgentStateEventRow(interface="PJSIP/1001", state=state, at=at, source="test")
         )
     await insert(seeded, rows)
 
