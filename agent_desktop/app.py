@@ -32,6 +32,7 @@ from agent_desktop.keys import (
     UOW,
     Clock,
 )
+from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import QueueControl
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
@@ -194,5 +195,6 @@ def init_app(
     r.add_get("/api/ciudadanos", citizens.api_search)
     r.add_get("/api/ciudadanos/{citizen_id}", citizens.api_citizen)
     r.add_get("/ws", websocket_handler)
+    setup_liaison_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

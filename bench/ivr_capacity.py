@@ -414,7 +414,7 @@ async def run_classic(args: argparse.Namespace, url: str | None, case_number: st
     return res
 
 
-def report(results: list[Result], backend: str) -> None:
+def report(results: list[Result], backend: str, load_before: float) -> None:
     rows: list[tuple[str, ...]] = [tuple(["", *[r.label for r in results]])]
 
     def row(title: str, fn: Any) -> None:
@@ -437,7 +437,10 @@ def report(results: list[Result], backend: str) -> None:
     )
     row("calls with a wrong outcome", lambda r: str(sum(r.bad.values())))
     widths = [max(len(x[i]) for x in rows) for i in range(len(rows[0]))]
-    print(f"\nIVR capacity, backend={backend}  [{machine()}, load {os.getloadavg()[0]:.2f}]")
+    print(
+        f"\nIVR capacity, backend={backend}  [{machine()}, load average before the run "
+        f"{load_before:.2f}]"
+    )
     for x in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(x, widths, strict=True)))
     for r in results:
@@ -448,6 +451,7 @@ def report(results: list[Result], backend: str) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    args.load_before = os.getloadavg()[0]
     url: str | None = None
     case_number = FAKE_CASE_NUMBER
     if args.backend == "db":
@@ -463,7 +467,7 @@ async def main_async(args: argparse.Namespace) -> int:
             results.append(await run_classic(args, url, case_number))
             if url:
                 print("after classic run:", await db_counts(url))
-        report(results, args.backend)
+        report(results, args.backend, args.load_before)
     finally:
         if url and not args.keep:
             await drop_database(args.server_url, args.db_name)

@@ -416,9 +416,16 @@ async def main_async(args: argparse.Namespace) -> int:
         received = inbox.received
         agents = [Agent(n, token, inbox) for n, token in enumerate(tokens)]
         t = time.perf_counter()
-        agent_tasks = [asyncio.create_task(a.run(http, port)) for a in agents]
-        await asyncio.wait_for(asyncio.gather(*(a.ready.wait() for a in agents)), 60)
-        print(f"{len(agents)} agent sockets connected in {time.perf_counter() - t:.1f} s")
+        # Agents log in over time: connect in waves (all 500 at once exhausts the web
+        # process's pool - 10+10 connections, 5 s timeout - and some sockets get a 500).
+        for i in range(0, len(agents), args.connect_batch):
+            wave = agents[i : i + args.connect_batch]
+            agent_tasks += [asyncio.create_task(a.run(http, port)) for a in wave]
+            await asyncio.wait_for(asyncio.gather(*(a.ready.wait() for a in wave)), 60)
+        print(
+            f"{len(agents)} agent sockets connected in {time.perf_counter() - t:.1f} s "
+            f"(waves of {args.connect_batch})"
+        )
         traffic = Traffic(sim, args.agents, args.rate, args.seconds, args.wait, args.talk)
         inbox.expected = int(args.rate * args.seconds)
         t = time.perf_counter()
@@ -489,6 +496,12 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=30.0, help="traffic duration (%(default)s)")
     p.add_argument("--wait", type=float, default=0.2, help="queue wait per call (%(default)s s)")
     p.add_argument("--talk", type=float, default=3.0, help="talk time per call (%(default)s s)")
+    p.add_argument(
+        "--connect-batch",
+        type=int,
+        default=50,
+        help="sockets opened at a time before the traffic starts (%(default)s)",
+    )
     p.add_argument(
         "--drain",
         type=float,

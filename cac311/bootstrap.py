@@ -203,18 +203,39 @@ async def start_dialer(rt: Runtime) -> None:
         clock=rt.clock,
     )
     task = asyncio.create_task(dialer.run(), name="dialer")
+    escalation = asyncio.create_task(_escalation_loop(rt), name="escalation")
 
     async def stop_dialer() -> None:
         dialer.stop()
-        with contextlib.suppress(Exception):
+        escalation.cancel()
+        with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 30)
+        with contextlib.suppress(BaseException):
+            await escalation
 
     rt.stack.push_async_callback(stop_dialer)
 
     async def running() -> bool:
-        return not task.done()
+        return not task.done() and not escalation.done()
 
     rt.health.add("dialer", running)
+
+
+ESCALATION_INTERVAL_SECONDS = 600.0
+
+
+async def _escalation_loop(rt: Runtime) -> None:
+    """Escalate cases at SLA risk or without a first action, every few minutes."""
+    from case_core.services.escalation import escalate
+
+    while True:
+        try:
+            report = await escalate(rt.uow_factory, rt.clock(), rt.settings.tz)
+            if report.total:
+                log.info("escalated %d cases", report.total)
+        except Exception:
+            log.exception("case escalation run failed")
+        await asyncio.sleep(ESCALATION_INTERVAL_SECONDS)
 
 
 STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {

@@ -13,6 +13,7 @@ from agent_desktop.csrf import LOGIN_COOKIE, MESSAGE, check_form, tokens_match
 from agent_desktop.handlers.common import read_form, render, text_field
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.sessions import create_session, end_session
+from case_core.domain.roles import Role
 from case_core.security import verify_password
 
 # Verified against when the user does not exist, so both cases take the same time.
@@ -21,6 +22,11 @@ _DUMMY_HASH = (
     "eFv45cZG0koNbo7jpNEJDqo67HZ3swDtDEFNQ325gj4"
 )
 BAD_LOGIN = "Usuario o contraseña incorrectos."
+
+
+def home_path(role: str) -> str:
+    """Where a user lands: liaisons have their own portal (agent_desktop/liaison.py)."""
+    return "/enlace" if role == Role.LIAISON else "/escritorio"
 
 
 def _safe_next(raw: str) -> str:
@@ -56,8 +62,9 @@ def _login_page(request: web.Request, *, error: str = "", status: int = 200) -> 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
     """GET /login."""
-    if await current_session(request) is not None:
-        raise web.HTTPFound("/escritorio")
+    session = await current_session(request)
+    if session is not None:
+        raise web.HTTPFound(home_path(session.actor.role))
     return _login_page(request)
 
 
@@ -82,7 +89,10 @@ async def login(request: web.Request) -> web.StreamResponse:
         now=config[CLOCK](),
         max_age_seconds=settings.session_max_age_seconds,
     )
-    response = web.HTTPFound(_safe_next(text_field(form, "siguiente", max_length=200)))
+    target = _safe_next(text_field(form, "siguiente", max_length=200))
+    if target == "/escritorio":
+        target = home_path(user.role)
+    response = web.HTTPFound(target)
     response.set_cookie(
         COOKIE,
         token,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_desktop.auth import current_session, desktop_required, session_of
+from agent_desktop.handlers.auth import home_path
 from agent_desktop.handlers.common import render
 from agent_desktop.keys import SETTINGS, UOW
 from case_core.domain.case import TYPE_LABELS
@@ -14,7 +15,8 @@ from case_core.services.agents import PAUSE_REASONS, latest_agent_state
 
 async def index(request: web.Request) -> web.StreamResponse:
     """GET /: to the desktop, or to the login page."""
-    raise web.HTTPFound("/escritorio" if await current_session(request) else "/login")
+    session = await current_session(request)
+    raise web.HTTPFound(home_path(session.actor.role) if session else "/login")
 
 
 @desktop_required

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cac311.cli", *args],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -62,8 +66,10 @@ def test_a_malformed_variable_stops_the_command_naming_it():
     assert "CAC311_AMI_PORT" in result.stderr
 
 
-@pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
-                    reason="espeak-ng and sox are installed by scripts/setup")
+@pytest.mark.skipif(
+    not (shutil.which("espeak-ng") and shutil.which("sox")),
+    reason="espeak-ng and sox are installed by scripts/setup",
+)
 def test_prompts_build_renders_every_catalogued_prompt(tmp_path):
     result = _run("prompts", "build", "--no-db", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -77,7 +83,38 @@ def test_prompts_build_renders_every_catalogued_prompt(tmp_path):
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose not installed")
 def test_docker_compose_file_is_accepted():
     result = subprocess.run(
-        ["docker-compose", "config", "--quiet"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "POSTGRES_PASSWORD": "x", "CAC311_AMI_SECRET": "y"}, timeout=60,
+        ["docker-compose", "config", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "POSTGRES_PASSWORD": "x", "CAC311_AMI_SECRET": "y"},
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_schema_has_a_single_head_and_matches_the_models():
+    from alembic.script import ScriptDirectory
+
+    from case_core.db.migrate import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x"))
+    assert script.get_heads() == ["0007_merge"]
+
+
+async def test_migrated_schema_has_no_difference_from_the_models(migrated_database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from case_core.db.models import Base
+
+    engine = create_async_engine(migrated_database)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

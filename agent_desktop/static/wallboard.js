@@ -1,0 +1,186 @@
+// Supervisor wallboard: whole snapshots pushed over a WebSocket; the chart is inline SVG.
+// No external library (the network is closed); the CSP forbids inline scripts and styles,
+// so everything here sets text, attributes and classes only.
+"use strict";
+
+(function () {
+  const SVG = "http://www.w3.org/2000/svg";
+  const dataEl = document.getElementById("tablero-datos");
+  if (!dataEl) return;
+  let snap = JSON.parse(dataEl.textContent);
+  let receivedAt = Date.now();
+  let socket = null;
+  let retry = 500;
+
+  const $ = (id) => document.getElementById(id);
+
+  function pct(v) {
+    return v === null || v === undefined ? "sin datos" : v.toFixed(1).replace(".", ",") + " %";
+  }
+
+  function duration(s) {
+    if (s === null || s === undefined) return "—";
+    const total = Math.round(s);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const sec = total % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    if (h) return h + " h " + two(m) + " min";
+    if (m) return m + " min " + two(sec) + " s";
+    return sec + " s";
+  }
+
+  function setText(id, value) {
+    const el = $(id);
+    if (el && el.textContent !== String(value)) el.textContent = String(value);
+  }
+
+  function svg(name, attrs, parent) {
+    const el = document.createElementNS(SVG, name);
+    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+    if (parent) parent.appendChild(el);
+    return el;
+  }
+
+  function drawChart(s) {
+    const box = $("grafico");
+    if (!box) return;
+    const W = 760, H = 240, L = 40, R = 12, T = 12, B = 28;
+    const pw = W - L - R, ph = H - T - B;
+    const items = s.intervals;
+    const n = Math.max(items.length, 1);
+    const bw = pw / n;
+    const y = (p) => T + ph * (1 - p / 100);
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "data-intervalos": items.length });
+    const defs = svg("defs", {}, root);
+    const pattern = svg("pattern", {
+      id: "rayado", patternUnits: "userSpaceOnUse", width: 6, height: 6,
+      patternTransform: "rotate(45)",
+    }, defs);
+    svg("rect", { width: 3, height: 6, class: "raya" }, pattern);
+    for (const p of [0, 25, 50, 75, 100]) {
+      svg("line", { x1: L, x2: W - R, y1: y(p), y2: y(p), class: "rejilla" }, root);
+      svg("text", { x: L - 4, y: y(p) + 4, "text-anchor": "end" }, root).textContent = p + " %";
+    }
+    items.forEach((it, i) => {
+      const x = L + i * bw;
+      const g = svg("g", { "data-inicio": it.label }, root);
+      if (it.incomplete && !it.future) {
+        g.setAttribute("data-incompleto", "si");
+        svg("rect", { x: x, y: T, width: bw, height: ph, class: "fondo-incompleto" }, g);
+        svg("text", { x: x + bw / 2, y: T + 12, "text-anchor": "middle", class: "marca-incompleto" }, g)
+          .textContent = "!";
+        svg("title", {}, g).textContent =
+          it.label + ": intervalo incompleto (enlace con la central caído)";
+      }
+      if (it.percent !== null && !it.future) {
+        const top = y(it.percent);
+        const bar = svg("rect", {
+          x: x + bw * 0.15, y: top, width: bw * 0.7, height: Math.max(T + ph - top, 1),
+          class: it.percent >= s.service_level.goal ? "barra-ok" : "barra-bajo",
+        }, g);
+        svg("title", {}, bar).textContent =
+          `${it.label}: ${pct(it.percent)} (${it.numerator} de ${it.denominator})` +
+          (it.incomplete ? " · incompleto" : "");
+      }
+      if (i % 2 === 0) {
+        svg("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle" }, root).textContent =
+          it.label.slice(0, 2);
+      }
+    });
+    svg("line", { x1: L, x2: W - R, y1: T + ph, y2: T + ph, class: "eje" }, root);
+    const goal = s.service_level.goal;
+    svg("line", { x1: L, x2: W - R, y1: y(goal), y2: y(goal), class: "meta" }, root);
+    svg("text", { x: W - R - 2, y: y(goal) - 4, "text-anchor": "end", class: "meta-texto" }, root)
+      .textContent = "Meta " + pct(goal);
+    box.replaceChildren(root);
+  }
+
+  function renderAgents(s) {
+    const counts = $("agentes-conteo");
+    if (counts) {
+      for (const li of counts.querySelectorAll("li[data-state]")) {
+        const n = li.querySelector(".n");
+        if (n) n.textContent = String(s.agents.counts[li.dataset.state] ?? 0);
+      }
+    }
+    const body = $("agentes-lista");
+    if (!body) return;
+    const rows = s.agents.list.map((a) => {
+      const tr = document.createElement("tr");
+      tr.dataset.state = a.state;
+      for (const text of [a.name, a.interface, a.label, a.since ? a.since.slice(11, 16) : "—"]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      return tr;
+    });
+    body.replaceChildren(...rows);
+  }
+
+  function render(s) {
+    const sl = s.service_level;
+    setText("en-espera", s.waiting.count);
+    setText("nivel-servicio", sl.percent === null ? "sin llamadas" : pct(sl.percent));
+    const slEl = $("nivel-servicio");
+    if (slEl) slEl.dataset.cumple = sl.meets_goal === null ? "" : sl.meets_goal ? "si" : "no";
+    setText("nivel-servicio-base", `${sl.numerator} de ${sl.denominator}`);
+    setText("abandonadas", s.abandoned.count);
+    setText("abandono-pct", pct(s.abandoned.percent));
+    setText("abandonos-cortos", s.abandoned.short);
+    setText("ofrecidas", s.offered);
+    setText("atendidas", s.answered);
+    setText("asa", duration(s.asa_seconds));
+    setText("actualizado", (s.generated_at || "").slice(11, 19));
+    const warn = $("aviso-incompleto");
+    if (warn) warn.hidden = !s.incomplete;
+    tick();
+    renderAgents(s);
+    drawChart(s);
+  }
+
+  // The longest wait grows between snapshots: count it on locally.
+  function tick() {
+    const w = snap.waiting.longest_seconds;
+    setText("espera-maxima", w === null ? "—" : duration(w + (Date.now() - receivedAt) / 1000));
+  }
+
+  function status(text, state) {
+    const el = $("conexion");
+    if (!el) return;
+    el.textContent = text;
+    el.dataset.estado = state;
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/supervisor/tablero/ws");
+    socket.onopen = () => {
+      retry = 500;
+      status("En vivo", "vivo");
+    };
+    socket.onmessage = (event) => {
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch (err) {
+        return;
+      }
+      if (msg.type === "snapshot") {
+        snap = msg;
+        receivedAt = Date.now();
+        render(snap);
+      }
+    };
+    socket.onclose = () => {
+      status("Sin conexión; reintentando…", "caida");
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  render(snap);
+  setInterval(tick, 1000);
+  connect();
+})();
