@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing as mp
+import os
 import random
 import sys
 import time
@@ -162,6 +163,59 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
     await bridge.drain()
     await engine.dispose()
     conn.send({"handled": handled, "published": published, "errors": bridge.errors})
+
+
+def publisher_process(
+    url: str, agents: int, rate: float, seconds: float, talk: float, conn: Any
+) -> None:
+    asyncio.run(_publisher(url, agents, rate, seconds, talk, conn))
+
+
+async def _publisher(
+    url: str, agents: int, rate: float, seconds: float, talk: float, conn: Any
+) -> None:
+    """``--path publish``: build_pop + publish_pop directly, ``rate`` per second."""
+    from zoneinfo import ZoneInfo
+
+    from agent_desktop.pop_bus import close_pop, publish_pop
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.uow import UnitOfWorkFactory
+    from case_core.services.screen_pop import build_pop
+
+    engine = make_engine(url)
+    uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+    rng = random.Random(311)
+    published: dict[str, tuple[float, float]] = {}
+    conn.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "go"
+    loop = asyncio.get_running_loop()
+
+    async def one(k: int) -> None:
+        uid = f"1797{k:06d}.{2 * k + 1}"
+        now = datetime.now(UTC)
+        caller = KNOWN_CALLER if rng.random() < 0.3 else f"6{rng.randrange(10**7):07d}"
+        pop = await build_pop(
+            uow_factory, call_uniqueid=uid, linkedid=f"1797{k:06d}.{2 * k}",
+            caller_number=caller, agent_interface=interface_of(k % agents),
+            ivr_variables={"CAC311_INTENT": "queja"}, connected_at=now,
+            tz=ZoneInfo("America/Panama"),
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        await publish_pop(uow_factory, pop, now=now)
+        published[uid] = (t0, time.perf_counter())
+        await asyncio.sleep(talk)
+        await close_pop(uow_factory, uid, datetime.now(UTC))
+
+    tasks = []
+    start = loop.time()
+    for k in range(int(rate * seconds)):
+        delay = start + k / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(k)))
+    await asyncio.gather(*tasks)
+    await engine.dispose()
+    conn.send({"handled": {}, "published": published, "errors": 0})
 
 
 # ---- the agents' browsers -----------------------------------------------------------------
@@ -399,19 +453,26 @@ async def main_async(args: argparse.Namespace) -> int:
     url, tokens = await prepare(args)
     ctx = mp.get_context("spawn")
     web_parent, web_child = ctx.Pipe()
-    ami_parent, ami_child = ctx.Pipe()
+    src_parent, src_child = ctx.Pipe()
     sim = AmiSimulator()
     await sim.start()
     loop = asyncio.get_running_loop()
     web = ctx.Process(target=web_process, args=(url, web_child), daemon=True)
     web.start()
-    ami = ctx.Process(target=ami_process, args=(url, sim.port, ami_child), daemon=True)
-    ami.start()
+    if args.path == "ami":
+        src = ctx.Process(target=ami_process, args=(url, sim.port, src_child), daemon=True)
+    else:
+        src = ctx.Process(
+            target=publisher_process,
+            args=(url, args.agents, args.rate, args.seconds, args.talk, src_child),
+            daemon=True,
+        )
+    src.start()
     agent_tasks: list[asyncio.Task[None]] = []
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     try:
         port = await loop.run_in_executor(None, web_parent.recv)
-        assert await loop.run_in_executor(None, ami_parent.recv) == "ready"
+        assert await loop.run_in_executor(None, src_parent.recv) == "ready"
         inbox = Inbox()
         received = inbox.received
         agents = [Agent(n, token, inbox) for n, token in enumerate(tokens)]
@@ -426,22 +487,31 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{len(agents)} agent sockets connected in {time.perf_counter() - t:.1f} s "
             f"(waves of {args.connect_batch})"
         )
+        load_before = os.getloadavg()[0]
+        n = int(args.rate * args.seconds)
+        inbox.expected = n
         traffic = Traffic(sim, args.agents, args.rate, args.seconds, args.wait, args.talk)
-        inbox.expected = int(args.rate * args.seconds)
         t = time.perf_counter()
-        n = await traffic.run()
-        sent_for = time.perf_counter() - t
+        if args.path == "ami":
+            await traffic.run()
+        else:
+            src_parent.send("go")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(inbox.done.wait(), args.drain)
-        await asyncio.sleep(min(args.talk, 1.0))  # let the last pop_closed messages land
-        ami_parent.send("stop")
-        stats = await loop.run_in_executor(None, ami_parent.recv)
+            await asyncio.wait_for(inbox.done.wait(), args.seconds + args.drain)
+        sent_for = time.perf_counter() - t
+        await asyncio.sleep(min(args.talk, 1.0) + (args.talk if args.path == "publish" else 0))
+        if args.path == "ami":
+            src_parent.send("stop")
+        stats = await loop.run_in_executor(None, src_parent.recv)
         web_parent.send("stop")
         web.join(15)
-        ami.join(15)
+        src.join(15)
 
         total, to_bridge, in_bridge, publish, bus = [], [], [], [], []
-        for uid, t0 in traffic.connected_at.items():
+        starts = traffic.connected_at if args.path == "ami" else {
+            uid: p[0] for uid, p in stats["published"].items()
+        }  # fmt: skip
+        for uid, t0 in starts.items():
             t_ws = received.get(uid)
             if t_ws is not None:
                 total.append(t_ws - t0)
@@ -449,28 +519,34 @@ async def main_async(args: argparse.Namespace) -> int:
             p = stats["published"].get(uid)
             if h is not None:
                 to_bridge.append(h - t0)
-            if h is not None and p is not None:
-                in_bridge.append(p[0] - h)
+                if p is not None:
+                    in_bridge.append(p[0] - h)
+            if p is not None:
                 publish.append(p[1] - p[0])
                 if t_ws is not None:
                     bus.append(t_ws - p[1])
         closed = sum(a.closed_msgs for a in agents)
-        print(f"\nScreen-pop latency [{machine()}]")
+        print(f"\nScreen-pop latency, path={args.path} [{machine()}, load average before "
+              f"the traffic {load_before:.2f}]")  # fmt: skip
+        what = f"{traffic.events} AMI events" if args.path == "ami" else "publish_pop calls"
         print(
             f"  {args.agents} agents connected; {n} calls at {args.rate:g}/s for "
-            f"{args.seconds:g} s (sent in {sent_for:.1f} s), {traffic.events} AMI events "
-            f"({traffic.events / sent_for:.0f}/s); queue wait {args.wait:g} s, talk "
-            f"{args.talk:g} s"
+            f"{args.seconds:g} s ({what}); queue wait {args.wait:g} s, talk {args.talk:g} s; "
+            f"last pop after {sent_for:.1f} s"
         )
         print(
             f"  pops received {len(received)}/{n}; pop_closed messages {closed}; "
             f"bridge errors {stats['errors']}"
         )
-        print(f"  AgentConnect -> pop on the WebSocket      {summary(total)}")
-        print("  of which:")
-        print(f"    AgentConnect written -> bridge handles it  {summary(to_bridge)}")
-        print(f"    tracker, save_call, build_pop             {summary(in_bridge)}")
-        print(f"    publish_pop (insert + NOTIFY + commit)    {summary(publish)}")
+        if args.path == "ami":
+            print(f"  AgentConnect -> pop on the WebSocket        {summary(total)}")
+            print("  of which:")
+            print(f"    AgentConnect written -> bridge handles it  {summary(to_bridge)}")
+            print(f"    tracker, save_call, build_pop              {summary(in_bridge)}")
+        else:
+            print(f"  publish_pop start -> pop on the WebSocket   {summary(total)}")
+            print("  of which:")
+        print(f"    publish_pop (insert + NOTIFY + commit)     {summary(publish)}")
         print(f"    commit -> NOTIFY -> get_pop -> socket      {summary(bus)}")
     finally:
         for task in agent_tasks:
@@ -480,7 +556,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await task
         await http.close()
         await sim.stop()
-        for proc in (web, ami):
+        for proc in (web, src):
             if proc.is_alive():
                 proc.terminate()
                 proc.join(5)
@@ -491,6 +567,13 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--path",
+        choices=("ami", "publish"),
+        default="ami",
+        help="ami: from AgentConnect through AmiClient+AmiBridge; publish: from publish_pop "
+        "(the pop bus and the web process only) (%(default)s)",
+    )
     p.add_argument("--agents", type=int, default=500, help="logged-in agents (%(default)s)")
     p.add_argument("--rate", type=float, default=50.0, help="AgentConnects per s (%(default)s)")
     p.add_argument("--seconds", type=float, default=30.0, help="traffic duration (%(default)s)")

@@ -16,6 +16,8 @@ def make_engine(
         pool_pre_ping=True,
         pool_timeout=connect_timeout,
         connect_args={"timeout": connect_timeout},
+        # Error messages must not carry statement parameters (cédulas, phones) into logs.
+        hide_parameters=True,
     )
 
 

@@ -260,3 +260,12 @@ async def test_readback_says_the_case_number_digit_by_digit_and_repeats(server):
         variables={"CAC311_CASE_NUMBER": "2026000123"},
     )
     assert call.commands.count('SAY DIGITS 2026000123 ""') == 2
+
+
+async def test_no_personal_data_reaches_the_logs(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    await _call(server, [Press("1"), Press("14*1*1#"), Press("8*123*4567#")], callerid="61234567")
+    await _call(server, [Press("5"), Press("2026999999#"), Timeout()], callerid="61234567")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in ("8-123-4567", "8*123*4567", "14*1*1", "61234567", "2026999999"):
+        assert secret not in text

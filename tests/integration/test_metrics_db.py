@@ -360,9 +360,7 @@ async def test_given_calls_cases_and_pauses_then_agent_figures_add_up(seeded, pa
         (local(2026, 11, 2, 12), "paused"),
         (local(2026, 11, 2, 12, 30), "available"),
     ]:
-        rows.append(
-            AgentStateEventRow(interface="PJSIP/1001", state=state, at=at, source="test")
-        )
+        rows.append(AgentStateEventRow(interface="PJSIP/1001", state=state, at=at, source="test"))
     await insert(seeded, rows)
 
     figures = {f.name: f for f in await agent_figures(seeded, start, end)}

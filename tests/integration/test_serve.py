@@ -40,14 +40,19 @@ async def _health(port):
         return r.status, await r.json()
 
 
-async def test_all_parts_start_report_health_and_serve_a_call(seeded, migrated_database, sim,
-                                                              tmp_path):
+async def test_all_parts_start_report_health_and_serve_a_call(
+    seeded, migrated_database, sim, tmp_path
+):
     settings = _settings(migrated_database, sim, tmp_path)
     async with running_parts(settings, set(PARTS)) as rt:
         status, body = await _health(rt.ports["web"])
         assert status == 200, body
         assert body["checks"] == {
-            "ami:pbx1": "up", "database": "up", "dialer": "up", "ivr": "up", "web": "up"
+            "ami:pbx1": "up",
+            "database": "up",
+            "dialer": "up",
+            "ivr": "up",
+            "web": "up",
         }
         call = SimulatedAgiCall("127.0.0.1", rt.ports["ivr"], "inbound", caller=[Press("6")])
         await call.run()
@@ -62,8 +67,9 @@ async def test_all_parts_start_report_health_and_serve_a_call(seeded, migrated_d
         assert status == 503 and body["checks"]["ami:pbx1"] == "down"
 
 
-async def test_a_single_part_process_has_its_own_health_endpoint(seeded, migrated_database, sim,
-                                                                  tmp_path):
+async def test_a_single_part_process_has_its_own_health_endpoint(
+    seeded, migrated_database, sim, tmp_path
+):
     settings = _settings(migrated_database, sim, tmp_path)
     async with running_parts(settings, {"ivr"}) as rt:
         assert "web" not in rt.ports
