@@ -83,14 +83,21 @@ class AmiBridge:
         self.errors = 0
 
     def attach(self, client: AmiClient) -> Callable[[], None]:
-        """Subscribe to a client's events and link state; returns the unsubscribe."""
+        """Subscribe to a client's events and link state; returns the detach function."""
         server = client.config.server
 
         def on_state(state: str, at: datetime) -> None:
             self._spawn(self._link_state(server, state, at))
 
         client.state_listeners.append(on_state)
-        return client.subscribe(self.handle)
+        unsubscribe = client.subscribe(self.handle)
+
+        def detach() -> None:
+            unsubscribe()
+            if on_state in client.state_listeners:
+                client.state_listeners.remove(on_state)
+
+        return detach
 
     async def handle(self, event: AmiEvent) -> None:
         """Process one event completely before the next (the client awaits this)."""

@@ -94,8 +94,9 @@ INBOUND_CONTEXT = "cac311-inbound"
 INBOUND_EXTEN = "311"
 CALLBACK_CONTEXT = "cac311-callback"
 
-# Cédulas of case_core.seed.loader.DEMO_CITIZENS that can be keyed (no letters), with the
-# caller ID their phone presents (the national 8 or 7 digits of the seeded E.164 number).
+# (cédula, caller ID) of citizens the caller-ID match and the cédula lookup know: by default
+# those of case_core.seed.loader.DEMO_CITIZENS that can be keyed (no letters), presenting the
+# national digits of their seeded E.164 number; the demo passes them from the seed itself.
 DEMO_CALLERS: tuple[tuple[str, str], ...] = (
     ("8-123-4567", "61234567"),
     ("4-712-1033", "62345678"),
@@ -410,6 +411,22 @@ class TrafficSimulator(AmiSimulator):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.answered_originate_hooks: list[AnsweredHook] = []
+        self._hurry = asyncio.Event()
+
+    def hurry(self) -> None:
+        """Give every Originate still ringing its outcome now (used when the demo stops, so
+        the dialer is not kept waiting for a simulated ring timeout)."""
+        self._hurry.set()
+
+    def _later(self, delay: float, fn: Callable[..., None], *args: object) -> None:
+        async def run() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), max(delay, 0.0))
+            fn(*args)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _originate_done(
         self, session: _Session | None, m: AmiMessage, outcome: OriginateOutcome
@@ -476,6 +493,7 @@ class TrafficGenerator:
         queue: str = "cac311",
         seed: int | None = None,
         case_numbers: Callable[[], Awaitable[Sequence[str]]] | None = None,
+        known_callers: Sequence[tuple[str, str]] = DEMO_CALLERS,
     ) -> None:
         self.sim = sim
         self.fastagi_host = fastagi_host
@@ -485,6 +503,8 @@ class TrafficGenerator:
         self.queue = queue
         self.rng = random.Random(seed)
         self.case_numbers_provider = case_numbers
+        self.known_callers = tuple(known_callers)
+        self.queued_uniqueids: set[str] = set()
         self.listeners: list[EventListener] = []
         self.stats = TrafficStats()
         self.bot_interfaces: list[str] = []
@@ -517,6 +537,8 @@ class TrafficGenerator:
     async def stop(self) -> None:
         """Stop new calls and end the ones in progress (their tasks are cancelled)."""
         self._stopping.set()
+        if isinstance(self.sim, TrafficSimulator):
+            self.sim.hurry()
         tasks = [t for t in [self._arrivals, *self._tasks] if t is not None]
         for task in tasks:
             task.cancel()
@@ -581,8 +603,8 @@ class TrafficGenerator:
         self.stats.started += 1
         known: str | None = None
         if caller_num is None:
-            if rng.random() < 0.35:
-                known, caller_num = rng.choice(DEMO_CALLERS)
+            if self.known_callers and rng.random() < 0.35:
+                known, caller_num = rng.choice(self.known_callers)
             else:
                 caller_num = f"6{rng.randint(0, 9999999):07d}"
         if script is None:
@@ -668,6 +690,7 @@ class TrafficGenerator:
         q = self.sim.queues[self.queue]
         position = len(q.entries) + 1
         self.emit(queue_caller_join(two, self.queue, position, position))
+        self.queued_uniqueids.add(two.uniqueid)
         self.stats.queued += 1
         waiting = _Waiting(two, time.monotonic(), position)
         self._waiting.append(waiting)
@@ -900,7 +923,7 @@ class TrafficGenerator:
         rng = self.rng
         variables = originate_variables(m)
         kind = variables.get("CAC311_CALLBACK_KIND", "")
-        route = "satisfaction" if kind in ("satisfaction", "satisfaccion") else "followup"
+        route = "satisfaction" if kind == "satisfaccion" else "followup"
         variables.update({"CAC311_CALL_KIND": "callback", "CAC311_GREETED": "1"})
         if route == "satisfaction":
             script: list[CallerAction] = [

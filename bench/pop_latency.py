@@ -31,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import sys
 import time
 from datetime import UTC, datetime
@@ -158,11 +159,22 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
     await client.start()
     await client.wait_up(10)
     conn.send("ready")
+    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    cpu1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     await client.stop()
     await bridge.drain()
     await engine.dispose()
-    conn.send({"handled": handled, "published": published, "errors": bridge.errors})
+    cpu = cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime
+    conn.send(
+        {
+            "handled": handled,
+            "published": published,
+            "errors": bridge.errors,
+            "cpu": f"AMI process CPU {cpu:.1f} s in {t1 - t0:.1f} s "
+            f"({100 * cpu / (t1 - t0):.0f} %)",
+        }
+    )
 
 
 def publisher_process(
@@ -215,7 +227,7 @@ async def _publisher(
         tasks.append(asyncio.create_task(one(k)))
     await asyncio.gather(*tasks)
     await engine.dispose()
-    conn.send({"handled": {}, "published": published, "errors": 0})
+    conn.send({"handled": {}, "published": published, "errors": 0, "cpu": ""})
 
 
 # ---- the agents' browsers -----------------------------------------------------------------
@@ -536,7 +548,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         print(
             f"  pops received {len(received)}/{n}; pop_closed messages {closed}; "
-            f"bridge errors {stats['errors']}"
+            f"bridge errors {stats['errors']}. {stats['cpu']}"
         )
         if args.path == "ami":
             print(f"  AgentConnect -> pop on the WebSocket        {summary(total)}")
@@ -546,8 +558,12 @@ async def main_async(args: argparse.Namespace) -> int:
         else:
             print(f"  publish_pop start -> pop on the WebSocket   {summary(total)}")
             print("  of which:")
-        print(f"    publish_pop (insert + NOTIFY + commit)     {summary(publish)}")
-        print(f"    commit -> NOTIFY -> get_pop -> socket      {summary(bus)}")
+        print(f"    publish_pop call (insert, NOTIFY, commit)  {summary(publish)}")
+        print(f"    publish_pop returned -> socket (*)         {summary(bus)}")
+        print(
+            "  (*) NOTIFY, get_pop, hub, send; measured from when publish_pop returned to its "
+            "caller, so it can be negative when that process is busy"
+        )
     finally:
         for task in agent_tasks:
             task.cancel()

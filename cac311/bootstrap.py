@@ -136,15 +136,28 @@ async def start_ami(rt: Runtime) -> None:
                 await uow.commit()
 
     bridge.on_call_ended.append(link_recording)
+    from case_core.metrics.outages import record_link_down
+
     clients = await rt.ami()
+    detachers = [bridge.attach(client) for client in clients.values()]  # type: ignore[arg-type]
     for client in clients.values():
-        rt.stack.callback(bridge.attach(client))  # type: ignore[arg-type]
         if client.state != "up":  # type: ignore[attr-defined]
             # Down from the start: metrics must know calls were not seen.
-            from case_core.metrics.outages import record_link_down
-
             await record_link_down(rt.uow_factory, client.config.server, rt.clock())  # type: ignore[attr-defined]
-    rt.stack.push_async_callback(bridge.drain)
+
+    async def detach() -> None:
+        # Runs before the clients stop and the engine closes: from now on no call is
+        # tracked, so the link counts as down until a process tracks it again.
+        for undo in detachers:
+            undo()
+        await bridge.drain()
+        for name in clients:
+            try:
+                await record_link_down(rt.uow_factory, name, rt.clock())
+            except Exception:
+                log.warning("could not record the AMI link of %s as down at shutdown", name)
+
+    rt.stack.push_async_callback(detach)
 
 
 async def start_web(rt: Runtime) -> None:

@@ -230,10 +230,39 @@ async def running_demo(
             queue=cfg.queue_name,
             seed=options.seed,
             case_numbers=case_numbers,
+            known_callers=demo_callers(),
         )
         await traffic.start()
+        stack.push_async_callback(_wait_calls_closed, rt, traffic)
         stack.push_async_callback(traffic.stop)
         yield Demo(cfg, rt, sim, traffic, where)
+
+
+def demo_callers() -> list[tuple[str, str]]:
+    """(cédula, caller ID) of the seeded demo citizens whose cédula can be keyed."""
+    from case_core.seed.loader import DEMO_CITIZENS
+
+    callers = []
+    for cedula, *_, phone, _province, _district, _corregimiento in DEMO_CITIZENS:
+        if cedula.replace("-", "").isdigit() and phone.startswith("+507"):
+            callers.append((cedula, phone[len("+507") :]))
+    return callers
+
+
+async def _wait_calls_closed(rt: Runtime, traffic: TrafficGenerator, within: float = 3.0) -> None:
+    """After the traffic stops, give the AMI bridge a moment to store the last hangups."""
+    uids = sorted(traffic.queued_uniqueids)
+    if not uids:
+        return
+    query = text("SELECT count(*) FROM calls WHERE uniqueid = ANY(:u) AND ended_at IS NULL")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    with contextlib.suppress(Exception):
+        while loop.time() < deadline:
+            async with rt.engine.connect() as conn:
+                if not (await conn.execute(query, {"u": uids})).scalar_one():
+                    return
+            await asyncio.sleep(0.1)
 
 
 def banner(demo: Demo, options: DemoOptions) -> str:

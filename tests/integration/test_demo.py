@@ -76,8 +76,14 @@ async def test_given_the_demo_when_calls_flow_then_rows_pops_and_health_and_it_r
         assert all(counts.values()), counts
         assert demo.traffic.stats.by_interface.get("PJSIP/agent1001", 0) >= 1
 
-    # Stopped cleanly: nothing left open in the simulator, and it starts again.
+    # Stopped cleanly: nothing left open in the simulator nor in the calls table...
     assert demo.simulator.channels == {}
+    async with uow_factory() as uow:
+        still_open = await uow.session.execute(
+            text("SELECT count(*) FROM calls WHERE ended_at IS NULL")
+        )
+        assert still_open.scalar_one() == 0
+    # ...and it starts again.
     async with running_demo(Settings(), options, database_url=migrated_database) as again:
         status, body = await _health(again.base_url())
         assert status == 200 and body["checks"]["ami:demo"] == "up"

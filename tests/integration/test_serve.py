@@ -75,3 +75,21 @@ async def test_a_single_part_process_has_its_own_health_endpoint(
         assert "web" not in rt.ports
         status, body = await _health(rt.ports["health"])
         assert (status, body["checks"]) == (200, {"database": "up", "ivr": "up"})
+
+
+async def test_stopping_the_ami_part_marks_the_link_down_for_the_metrics(
+    seeded, migrated_database, sim, tmp_path
+):
+    from sqlalchemy import select
+
+    from case_core.db.models.metrics import AmiLinkOutageRow
+
+    settings = _settings(migrated_database, sim, tmp_path)
+    async with running_parts(settings, {"ami"}) as rt:
+        status, body = await _health(rt.ports["health"])
+        assert body["checks"]["ami:pbx1"] == "up"
+        async with seeded() as uow:
+            assert (await uow.session.scalars(select(AmiLinkOutageRow))).all() == []
+    async with seeded() as uow:
+        rows = (await uow.session.scalars(select(AmiLinkOutageRow))).all()
+    assert [(r.server, r.up_at) for r in rows] == [("pbx1", None)]

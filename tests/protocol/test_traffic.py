@@ -104,9 +104,13 @@ FAST = dict(
 async def generate(agi, tmp_path: Path, profile: TrafficProfile, *, patience: float = 5.0):
     sim = AmiSimulator(static_members=())
     gen = TrafficGenerator(
-        sim, fastagi_host="127.0.0.1", fastagi_port=agi.port, recordings_dir=tmp_path,
-        profile=profile, seed=1,
-    )  # fmt: skip
+        sim,
+        fastagi_host="127.0.0.1",
+        fastagi_port=agi.port,
+        recordings_dir=tmp_path,
+        profile=profile,
+        seed=1,
+    )
     await gen.start()
     events: list[Fields] = []
     gen.listeners.append(lambda pairs: events.append(tuple(pairs)))
@@ -182,9 +186,13 @@ async def test_a_member_who_joins_by_queue_add_is_offered_the_next_call_before_a
     sim = AmiSimulator(static_members=())
     profile = TrafficProfile(bots=1, **FAST, human_talk_seconds=0.1, human_answer_seconds=0.05)
     gen = TrafficGenerator(
-        sim, fastagi_host="127.0.0.1", fastagi_port=agi.port, recordings_dir=tmp_path,
-        profile=profile, seed=2,
-    )  # fmt: skip
+        sim,
+        fastagi_host="127.0.0.1",
+        fastagi_port=agi.port,
+        recordings_dir=tmp_path,
+        profile=profile,
+        seed=2,
+    )
     await gen.start()
     gen.add_member("PJSIP/agent1001", "Ana Batista")  # as app_queue reports an AMI QueueAdd
     await asyncio.wait_for(gen.spawn_call(script=[], caller_num="62345678"), 10)

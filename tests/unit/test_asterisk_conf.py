@@ -382,3 +382,12 @@ def test_given_pjsip_conf_then_each_agent_phone_has_endpoint_aor_and_auth():
     trunk = [e for e in pjsip.by_type("endpoint") if e.get("context") == "cac311-inbound"]
     assert [t.name for t in trunk] == [dialplan().globals["CAC311_TRUNK"]]
     assert trunk[0].get("callerid") is None  # would overwrite the citizen's caller ID
+
+
+def test_given_the_dialers_callback_kinds_then_the_dialplan_routes_the_survey_kind():
+    from case_core.domain.callbacks import CallbackKind
+
+    steps = dialplan().contexts["cac311-callback"]["s"]
+    kind_check = next(s for s in steps if s.app == "GotoIf" and "CAC311_CALLBACK_KIND" in s.args)
+    assert f'"{CallbackKind.SATISFACCION.value}"' in kind_check.args
+    assert kind_check.args.endswith("?satisfaction,1")
