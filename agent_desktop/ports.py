@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 READBACK_CONTEXT = "cac311-readback"
-READBACK_EXTEN = "s"
 READBACK_PRIORITY = 1
-READBACK_VARIABLE = "CAC311_CASE_NUMBER"
 
 
 class QueueControl(Protocol):
@@ -27,6 +25,8 @@ class QueueControl(Protocol):
     async def queue_remove(self, queue: str, interface: str) -> None:
         """AMI QueueRemove of ``interface``."""
 
-    async def redirect_to_readback(self, channel: str, case_number: str) -> None:
-        """Set CAC311_CASE_NUMBER on ``channel`` and AMI Redirect it to
-        ``cac311-readback,s,1`` (the IVR step that reads the number digit by digit)."""
+    async def redirect_to_readback(
+        self, channel: str, case_number: str, server: str | None = None
+    ) -> None:
+        """AMI Redirect of ``channel`` (on PBX ``server``) to ``cac311-readback``, extension
+        ``case_number``, priority 1: the IVR step that reads the number digit by digit."""

@@ -183,7 +183,8 @@ async def read_back(request: web.Request) -> web.StreamResponse:
     if not is_case_number(number):
         raise BadRequest("El número de caso no es válido.")
     pop = await own_pop(config[UOW], int_field(form, "pop_id", required=True) or 0, session)
-    channel = pop.payload.get("call", {}).get("channel")
+    call = pop.payload.get("call", {})
+    channel = call.get("channel")
     if pop.closed_at is not None:
         raise DomainError("La llamada ya terminó: lea el número usted mismo.")
     if not channel:
@@ -192,7 +193,7 @@ async def read_back(request: web.Request) -> web.StreamResponse:
         if await uow.cases.by_number(number) is None:
             raise NotFound("El caso no existe.")
     try:
-        await config[QUEUE_CONTROL].redirect_to_readback(channel, number)
+        await config[QUEUE_CONTROL].redirect_to_readback(channel, number, call.get("server"))
     except Exception as err:  # the telephony boundary
         log.warning("read-back redirect failed: %s", type(err).__name__)
         message = "La central no pudo transferir la llamada; lea el número usted mismo."

@@ -65,7 +65,9 @@ class FakeQueueControl:
     async def queue_remove(self, queue: str, interface: str) -> None:
         await self._record("queue_remove", queue, interface)
 
-    async def redirect_to_readback(self, channel: str, case_number: str) -> None:
+    async def redirect_to_readback(
+        self, channel: str, case_number: str, server: str | None = None
+    ) -> None:
         await self._record("redirect_to_readback", channel, case_number)
 
 
