@@ -11,13 +11,17 @@ It subscribes to one AmiClient per Asterisk server and, in event order:
   (``case_core.services.agents.record_agent_state``);
 - records when the AMI link goes down and up, so metrics flag incomplete intervals.
 
-A database error while handling one event is logged and does not stop the next one; the
-tracker keeps the call in memory, so the next update of the same call writes it whole.
+Pops go first: an AgentConnect is turned into a pop while the event is handled, whereas
+call rows are written behind, by one writer task that keeps only the latest snapshot of each
+call (a snapshot is the whole row, so coalescing loses nothing). Under a burst of events the
+agent's pop is not queued behind dozens of row updates. If the database is down, unwritten
+snapshots stay queued and are retried with a growing delay; ``drain()`` flushes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -81,6 +85,13 @@ class AmiBridge:
         self.on_call_ended: list[Callable[[str, str], Awaitable[None]]] = []
         self._background: set[asyncio.Task[None]] = set()
         self.errors = 0
+        # Latest unwritten snapshot per call, and whether the call ended in any of them.
+        self._dirty: dict[tuple[str, str], tuple[CallRecord, bool]] = {}
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.retry_delay_max = 10.0
 
     def attach(self, client: AmiClient) -> Callable[[], None]:
         """Subscribe to a client's events and link state; returns the detach function."""
@@ -113,12 +124,18 @@ class AmiBridge:
             log.exception("AMI bridge could not store %s", type(event).__name__)
 
     async def _call_update(self, update: CallUpdate) -> None:
-        from agent_desktop.pop_bus import close_pop, publish_pop
         from case_core.services.screen_pop import build_pop
 
         record = update.record
-        await save_call(self._uow_factory, snapshot_of(record))
+        ended_now = record.ended_at is not None and update.change in ("ended", "abandoned")
+        previous = self._dirty.get(record.key)
+        self._dirty[record.key] = (record, ended_now or (previous is not None and previous[1]))
+        self._idle.clear()
+        self._wake.set()
+        self._ensure_writer()
         if update.change == "answered" and record.agent_interface and record.ended_at is None:
+            from agent_desktop.pop_bus import publish_pop
+
             pop = await build_pop(
                 self._uow_factory,
                 call_uniqueid=record.uniqueid,
@@ -132,9 +149,40 @@ class AmiBridge:
                 tz=self._tz,
             )
             await publish_pop(self._uow_factory, pop, now=record.answered_at)
-        elif record.ended_at is not None and update.change in ("ended", "updated"):
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_loop(), name="ami-bridge-writer"
+            )
+
+    async def _write_loop(self) -> None:
+        delay = 0.0
+        while True:
+            if not self._dirty:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+            key, (record, ended) = next(iter(self._dirty.items()))
+            try:
+                await self._write(record, ended)
+            except Exception:
+                self.errors += 1
+                log.exception("AMI bridge could not store a call; retrying")
+                delay = min(self.retry_delay_max, max(0.1, delay * 2))
+                await asyncio.sleep(delay)
+                continue
+            delay = 0.0
+            if self._dirty.get(key, (None,))[0] is record:
+                del self._dirty[key]
+
+    async def _write(self, record: CallRecord, ended: bool) -> None:
+        from agent_desktop.pop_bus import close_pop
+
+        await save_call(self._uow_factory, snapshot_of(record))
+        if record.ended_at is not None:
             await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
-        if record.ended_at is not None and update.change in ("ended", "abandoned"):
+        if ended:
             for hook in self.on_call_ended:
                 await hook(record.server, record.uniqueid)
 
@@ -186,7 +234,14 @@ class AmiBridge:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def drain(self) -> None:
-        """Wait for link-state writes still in flight (used at shutdown and in tests)."""
+    async def drain(self, within: float = 10.0) -> None:
+        """Write what is queued and wait for link-state writes (shutdown and tests)."""
+        if self._dirty and self._writer is not None and not self._writer.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), within)
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)

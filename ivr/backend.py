@@ -1,9 +1,10 @@
 """What the IVR needs from the rest of the system, and its database implementation.
 
 Flows never touch SQL: they call an :class:`IvrBackend`. The database backend bounds every
-call with a short timeout and, after a failure, stays "down" for a while (a circuit breaker),
-so that when PostgreSQL is unreachable each caller loses at most one timeout before being sent
-to the agent queue instead of waiting on every step.
+call with a short timeout and stays "down" for a while (a circuit breaker) once PostgreSQL
+refuses connections or several calls in a row fail, so that when it is unreachable each caller
+loses at most a timeout or two before being sent to the agent queue. A timeout among
+successes is a busy database, not a dead one: that call does without, the others go on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from case_core.services import ivr_sessions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+ANNOUNCEMENTS_TTL = 30.0
 
 
 class BackendUnavailable(Exception):
@@ -90,6 +94,7 @@ class DatabaseBackend:
         clock: Callable[[], datetime],
         timeout: float = 2.0,
         retry_after: float = 15.0,
+        failures_to_trip: int = 3,
     ) -> None:
         self._uow_factory = uow_factory
         self._tz = tz
@@ -97,6 +102,9 @@ class DatabaseBackend:
         self._timeout = timeout
         self._retry_after = retry_after
         self._down_until = 0.0
+        self._failures_to_trip = failures_to_trip
+        self._failures_in_a_row = 0
+        self._announcements: tuple[float, list[Announcement]] | None = None
 
     @property
     def available(self) -> bool:
@@ -106,15 +114,26 @@ class DatabaseBackend:
         if not self.available:
             raise BackendUnavailable(what)
         try:
-            return await asyncio.wait_for(make(), self._timeout)
+            result = await asyncio.wait_for(make(), self._timeout)
         except (TimeoutError, OSError, ConnectionError) as err:
-            self._trip(what, err)
+            # TimeoutError is an OSError too: only a real socket error means "refused".
+            refused = not isinstance(err, TimeoutError)
+            self._failed(what, err, refused=refused)
             raise BackendUnavailable(what) from None
         except Exception as err:  # asyncpg/SQLAlchemy errors have no common base here
             if _is_database_error(err):
-                self._trip(what, err)
+                self._failed(what, err, refused=_is_connection_error(err))
                 raise BackendUnavailable(what) from None
             raise
+        self._failures_in_a_row = 0
+        return result
+
+    def _failed(self, what: str, err: BaseException, *, refused: bool) -> None:
+        self._failures_in_a_row += 1
+        if refused or self._failures_in_a_row >= self._failures_to_trip:
+            self._trip(what, err)
+        else:
+            log.warning("IVR database slow or failing during %s (%s)", what, type(err).__name__)
 
     def _trip(self, what: str, err: BaseException) -> None:
         if self.available:
@@ -164,12 +183,20 @@ class DatabaseBackend:
         )
 
     async def announcements(self) -> list[Announcement]:
+        """Active announcements, read at most every ANNOUNCEMENTS_TTL seconds (every call
+        asks for them; they change a few times a day)."""
+        cached = self._announcements
+        if cached is not None and time.monotonic() - cached[0] < ANNOUNCEMENTS_TTL:
+            return cached[1]
+
         async def load() -> list[Announcement]:
             async with self._uow_factory() as uow:
                 rows = await uow.directory.active_announcements(self._clock())
                 return [Announcement(entity.code, a.prompt) for a, entity in rows]
 
-        return await self._call("announcements", load)
+        active = await self._call("announcements", load)
+        self._announcements = (time.monotonic(), active)
+        return active
 
     async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None:
         view = await self._call(
@@ -226,6 +253,19 @@ class DatabaseBackend:
                 self._uow_factory, callback_id, question, answer, self._clock()
             ),
         )
+
+
+def _is_connection_error(err: BaseException) -> bool:
+    """PostgreSQL cannot be reached at all (as opposed to a slow or failing statement)."""
+    cause = getattr(err, "orig", None) or err.__cause__ or err
+    if isinstance(cause, TimeoutError):
+        return False
+    return isinstance(cause, OSError | ConnectionError) or type(cause).__name__ in (
+        "ConnectionDoesNotExistError",
+        "CannotConnectNowError",
+        "ConnectionRefusedError",
+        "InterfaceError",
+    )
 
 
 def _is_database_error(err: BaseException) -> bool:

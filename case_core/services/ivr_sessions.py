@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, insert, literal, select, update
+
 from case_core.db.models import IvrSessionRow, IvrStepRow
 from case_core.db.uow import UnitOfWorkFactory
 
@@ -27,17 +29,22 @@ async def start_session(
 ) -> int:
     """Open the session row of an AGI call; returns its id."""
     async with uow_factory() as uow:
-        row = IvrSessionRow(
-            route=route,
-            uniqueid=uniqueid,
-            linkedid=linkedid,
-            caller_number=caller_number,
-            started_at=now,
-            callback_id=callback_id,
-        )
-        await uow.ivr.add(row)
+        session_id = (
+            await uow.session.execute(
+                insert(IvrSessionRow)
+                .values(
+                    route=route,
+                    uniqueid=uniqueid,
+                    linkedid=linkedid,
+                    caller_number=caller_number,
+                    started_at=now,
+                    callback_id=callback_id,
+                )
+                .returning(IvrSessionRow.id)
+            )
+        ).scalar_one()
         await uow.commit()
-        return row.id
+        return session_id
 
 
 async def record_step(
@@ -50,22 +57,38 @@ async def record_step(
     result: str | None = None,
     **session_updates: Any,
 ) -> None:
-    """Append a step and update the session's summary columns in one transaction."""
+    """Append a step and update the session's summary columns in one transaction.
+
+    Two plain statements (the IVR writes one per caller action, so this is kept cheap); the
+    steps of one session are written one after the other, so MAX(seq) + 1 cannot collide.
+    """
     unknown = set(session_updates) - SESSION_FIELDS
     if unknown:
         raise ValueError(f"unknown IVR session fields: {sorted(unknown)}")
+    next_seq = select(
+        literal(session_id),
+        func.coalesce(func.max(IvrStepRow.seq), 0) + 1,
+        literal(now),
+        literal(step),
+        literal(digits),
+        literal(result),
+    ).where(IvrStepRow.session_id == session_id)
     async with uow_factory() as uow:
-        session = await uow.ivr.get(session_id)
-        if session is None:
+        updated = await uow.session.execute(
+            update(IvrSessionRow)
+            .where(IvrSessionRow.id == session_id)
+            .values(**session_updates)
+            .returning(IvrSessionRow.id)
+            if session_updates
+            else select(IvrSessionRow.id).where(IvrSessionRow.id == session_id)
+        )
+        if updated.scalar_one_or_none() is None:
             raise LookupError(f"IVR session {session_id} does not exist")
-        seq = await uow.ivr.next_seq(session_id)
-        await uow.ivr.add(
-            IvrStepRow(
-                session_id=session_id, seq=seq, at=now, step=step, digits=digits, result=result
+        await uow.session.execute(
+            insert(IvrStepRow).from_select(
+                ["session_id", "seq", "at", "step", "digits", "result"], next_seq
             )
         )
-        for name, value in session_updates.items():
-            setattr(session, name, value)
         await uow.commit()
 
 
@@ -74,9 +97,12 @@ async def end_session(
 ) -> None:
     """Close the session with how it ended (agente, colgó, fin, ...)."""
     async with uow_factory() as uow:
-        session = await uow.ivr.get(session_id)
-        if session is None:
+        updated = await uow.session.execute(
+            update(IvrSessionRow)
+            .where(IvrSessionRow.id == session_id)
+            .values(outcome=outcome, ended_at=now)
+            .returning(IvrSessionRow.id)
+        )
+        if updated.scalar_one_or_none() is None:
             raise LookupError(f"IVR session {session_id} does not exist")
-        session.outcome = outcome
-        session.ended_at = now
         await uow.commit()
