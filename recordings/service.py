@@ -450,3 +450,69 @@ async def _purge_one(
                 await uow.commit()
         raise
     return item
+
+
+@dataclass(frozen=True)
+class CallListing:
+    """One line of the recordings list."""
+
+    call_id: int
+    at: datetime | None
+    agent_name: str | None
+    caller_tail: str  # last 4 digits only: the list is not the place for phone numbers
+    duration_seconds: float | None
+    state: str  # ok | missing | purged | unchecked
+
+
+async def playable_calls(
+    uow_factory: UnitOfWorkFactory, *, actor: Actor, limit: int = 50
+) -> list[CallListing]:
+    """The latest recorded calls this actor may hear (the same rule as the player)."""
+    from sqlalchemy import exists, select
+
+    from case_core.db.models import CaseRow
+    from case_core.domain.roles import Role
+
+    confidential = (
+        exists()
+        .where(CaseRow.call_id == CallRow.id, CaseRow.confidential)
+        .correlate(CallRow)
+        .label("confidential")
+    )
+    stmt = (
+        select(CallRow, RecordingRow, confidential)
+        .outerjoin(RecordingRow, RecordingRow.call_id == CallRow.id)
+        .where(CallRow.recording_path.is_not(None))
+        .order_by(CallRow.id.desc())
+        .limit(limit * 4)
+    )
+    if actor.role is Role.AGENT:
+        stmt = stmt.where(CallRow.agent_user_id == actor.user_id)
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(stmt)).all()
+    listing: list[CallListing] = []
+    for call, recording, is_confidential in rows:
+        if not can_play_recording(
+            actor, handled_by_user_id=call.agent_user_id, case_confidential=bool(is_confidential)
+        ):
+            continue
+        if recording is None:
+            state = "unchecked"
+        elif recording.purged_at is not None:
+            state = "purged"
+        else:
+            state = "missing" if recording.missing else "ok"
+        digits = "".join(ch for ch in (call.caller_number or "") if ch.isdigit())
+        listing.append(
+            CallListing(
+                call.id,
+                call.answered_at or call.entered_at or call.started_at,
+                call.agent_name,
+                f"…{digits[-4:]}" if len(digits) >= 4 else "—",
+                recording.duration_seconds if recording is not None else None,
+                state,
+            )
+        )
+        if len(listing) == limit:
+            break
+    return listing

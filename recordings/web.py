@@ -118,6 +118,7 @@ def setup_recordings_routes(
         r"/grabaciones/llamada/{call_id:\d{1,19}}/audio", views.audio, allow_head=False
     )
     app.router.add_get("/grabaciones/auditoria", views.audit, allow_head=False)
+    app.router.add_get("/grabaciones", views.listing, allow_head=False)
 
 
 class _RecordingViews:
@@ -279,6 +280,17 @@ class _RecordingViews:
             remaining -= len(chunk)
         await response.write_eof()
         return response
+
+    async def listing(self, request: web.Request) -> web.Response:
+        actor = await self._actor(request)
+        if actor.role is Role.LIAISON:
+            raise web.HTTPForbidden(text="Su rol no permite escuchar grabaciones.")
+        calls = await service.playable_calls(self.uow_factory, actor=actor)
+        return self._html(
+            "grabaciones.html",
+            calls=[{"call": c, "at": self._local(c.at)} for c in calls],
+            can_audit=can_supervise(actor),
+        )
 
     async def audit(self, request: web.Request) -> web.Response:
         actor = await self._actor(request)

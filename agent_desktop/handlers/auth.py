@@ -25,8 +25,13 @@ BAD_LOGIN = "Usuario o contraseña incorrectos."
 
 
 def home_path(role: str) -> str:
-    """Where a user lands: liaisons have their own portal (agent_desktop/liaison.py)."""
-    return "/enlace" if role == Role.LIAISON else "/escritorio"
+    """Where a user lands: liaisons have their own portal (agent_desktop/liaison.py) and
+    quality auditors the recordings they may hear."""
+    if role == Role.LIAISON:
+        return "/enlace"
+    if role == Role.AUDITOR:
+        return "/grabaciones"
+    return "/escritorio"
 
 
 def _safe_next(raw: str) -> str:

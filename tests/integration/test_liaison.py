@@ -349,3 +349,5 @@ async def test_given_logged_in_liaison_then_home_and_login_lead_to_enlace_and_na
     assert 'href="/escritorio"' not in page and 'href="/enlace"' in page
     agent = await _browser(desktop, "agente1", page="/escritorio")
     assert (await agent.get("/")).headers["Location"] == "/escritorio"
+    auditor = await _browser(desktop, "auditor", page="/login")
+    assert (await auditor.get("/")).headers["Location"] == "/grabaciones"

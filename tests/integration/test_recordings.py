@@ -513,3 +513,27 @@ async def test_given_the_access_log_when_updated_or_deleted_then_refused(world: 
                 await uow.session.execute(text(statement))
     assert [r.username for r in await world.access_rows()] == ["supervisor"]
     assert re.fullmatch(r"[0-9a-f]{64}", (await world.recording(call_id)).sha256 or "")  # type: ignore[union-attr]
+
+
+async def test_given_roles_when_listing_then_each_sees_what_it_may_hear(world: World) -> None:
+    own = await world.call("1795470011.1", "2026/11/25/1795470011.1.wav", agent="agente1")
+    other = await world.call("1795470012.1", "2026/11/25/1795470012.1.wav", agent="agente2")
+    denuncia = await world.call("1795470013.1", "2026/11/25/1795470013.1.wav", agent="agente2")
+    await world.call("1795470014.1", None, agent="agente1")  # no recording: never listed
+    await world.case(denuncia, confidential=True)
+    link = '/grabaciones/llamada/{}"'
+    expected = {
+        "agente1": {own},
+        "agente2": {other, denuncia},
+        "auditor": {own, other},
+        "supervisor": {own, other, denuncia},
+    }
+    for user, visible in expected.items():
+        response = await world.get("/grabaciones", user)
+        assert response.status == 200, user
+        page = await response.text()
+        shown = {c for c in (own, other, denuncia) if link.format(c) in page}
+        assert shown == visible, user
+    assert (await world.get("/grabaciones", "enlace")).status == 403
+    assert (await world.get("/grabaciones", None)).status == 401
+    assert await world.access_rows() == []  # listing is not listening
