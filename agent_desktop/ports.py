@@ -11,6 +11,7 @@ from typing import Protocol
 
 READBACK_CONTEXT = "cac311-readback"
 READBACK_PRIORITY = 1
+MANUAL_CALLBACK_CONTEXT = "cac311-callback-manual"
 
 
 class QueueControl(Protocol):
@@ -30,3 +31,11 @@ class QueueControl(Protocol):
     ) -> None:
         """AMI Redirect of ``channel`` (on PBX ``server``) to ``cac311-readback``, extension
         ``case_number``, priority 1: the IVR step that reads the number digit by digit."""
+
+    async def originate_manual_callback(
+        self, agent_interface: str, phone: str, callback_id: int
+    ) -> None:
+        """AMI Originate (async) of the agent's phone ``agent_interface`` into
+        ``cac311-callback-manual``, extension ``phone`` (E.164), with CAC311_CALLBACK_ID:
+        once the agent answers, the dialplan dials the citizen with the 3-1-1 caller ID.
+        Returns when the agent's phone answered; raises when it did not or AMI failed."""

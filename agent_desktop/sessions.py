@@ -94,6 +94,29 @@ async def load_session(
         )
 
 
+async def keep_alive(uow_factory: UnitOfWorkFactory, session_id: int, *, now: datetime) -> bool:
+    """For an open live socket: is its session still valid? Logout, the absolute expiry and
+    a deactivated user end it; an open socket counts as activity, so it is touched."""
+    async with uow_factory() as uow:
+        found = (
+            await uow.session.execute(
+                select(WebSessionRow, UserRow)
+                .join(UserRow, UserRow.id == WebSessionRow.user_id)
+                .where(WebSessionRow.id == session_id)
+            )
+        ).first()
+        if found is None:
+            return False
+        row, user = found
+        if row.expires_at <= now or not user.active:
+            await uow.session.delete(row)
+            await uow.commit()
+            return False
+        row.last_seen_at = now
+        await uow.commit()
+        return True
+
+
 async def end_session(uow_factory: UnitOfWorkFactory, token: str) -> None:
     """Logout: forget the session of ``token``."""
     async with uow_factory() as uow:

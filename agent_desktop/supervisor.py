@@ -144,7 +144,10 @@ def _parse_day(raw: str, name: str) -> date:
     try:
         if len(raw) != 10:
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
+        if not 1900 <= day.year <= 2999:  # 9999-12-31 + 1 day would overflow (a 500)
+            raise ValueError
+        return day
     except ValueError:
         raise BadRequest(
             f"La fecha «{name}» no es válida: use el formato AAAA-MM-DD (por ejemplo 2026-11-02)."

@@ -49,7 +49,7 @@ from agent_desktop.supervisor import (
     setup_supervisor_report_routes,
     supervisor_required,
 )
-from agent_desktop.ws import Hub, origin_allowed
+from agent_desktop.ws import Hub, origin_allowed, watch_session
 from cac311.config import Settings
 from case_core.db.models import UserRow
 from case_core.db.models.desktop import AgentStateEventRow
@@ -425,12 +425,14 @@ async def wallboard_ws(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4 * 1024)
     await ws.prepare(request)
     client = board.hub.add(ws, None)
+    watcher = asyncio.create_task(watch_session(request, info, ws, client))
     try:
         client.offer(await board.snapshot())
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and msg.data == '{"type":"ping"}':
                 client.offer({"type": "pong"})
     finally:
+        watcher.cancel()
         await board.hub.remove(client)
         if not ws.closed:
             await ws.close()

@@ -24,7 +24,7 @@ from agent_desktop.auth import COOKIE, current_session
 from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, IDLE_TIMEOUT, SETTINGS, UOW
 from agent_desktop.pop_bus import current_pop
-from agent_desktop.sessions import SessionInfo, load_session
+from agent_desktop.sessions import SessionInfo, keep_alive, load_session
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import DomainError
 from case_core.domain.roles import can_use_desktop
@@ -134,6 +134,30 @@ async def initial_messages(
     return messages
 
 
+SESSION_CHECK_SECONDS = 30.0
+EXPIRED = {"type": "expired", "message": "Su sesión terminó. Inicie sesión de nuevo."}
+
+
+async def watch_session(
+    request: web.Request, info: SessionInfo, ws: web.WebSocketResponse, client: Client
+) -> None:
+    """Close a live socket once its session ends (logout, expiry, user deactivated): the
+    session is otherwise checked only when the socket opens."""
+    config = request.config_dict
+    while not ws.closed:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        try:
+            alive = await keep_alive(config[UOW], info.id, now=config[CLOCK]())
+        except Exception:  # database briefly unreachable: check again later
+            log.warning("could not check a live socket's session")
+            continue
+        if not alive:
+            client.offer(EXPIRED)
+            await asyncio.sleep(0.1)  # let the writer send the notice
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return
+
+
 async def websocket_handler(request: web.Request) -> web.StreamResponse:
     """GET /ws: check Origin and session, then push and receive."""
     if not origin_allowed(request):
@@ -147,6 +171,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.config_dict[HUB]
     client = hub.add(ws, info.phone_interface)
+    watcher = asyncio.create_task(watch_session(request, info, ws, client))
     try:
         client.offer({"type": "hello", "interface": info.phone_interface})
         for message in await initial_messages(request.config_dict[UOW], info.phone_interface):
@@ -160,6 +185,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
                 if reply.get("type") == "expired":
                     break
     finally:
+        watcher.cancel()
         await hub.remove(client)
         if not ws.closed:
             await ws.close()
@@ -171,7 +197,7 @@ async def _command(request: web.Request, info: SessionInfo, data: str) -> dict[s
 
     try:
         command = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays raise RecursionError
         return {"type": "result", "ok": False, "message": "Mensaje no válido."}
     if not isinstance(command, dict):
         return {"type": "result", "ok": False, "message": "Mensaje no válido."}
@@ -190,7 +216,7 @@ async def _command(request: web.Request, info: SessionInfo, data: str) -> dict[s
         idle_timeout=config[IDLE_TIMEOUT],
     )
     if live is None:
-        return {"type": "expired", "message": "Su sesión terminó. Inicie sesión de nuevo."}
+        return EXPIRED
     try:
         message = await run_queue_action(
             config, live, str(command.get("action", "")), str(command.get("reason") or "")

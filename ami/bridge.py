@@ -44,8 +44,13 @@ log = logging.getLogger(__name__)
 
 
 def snapshot_of(record: CallRecord) -> CallSnapshot:
-    """The persistence view of a tracked call."""
+    """The persistence view of a tracked call. A callback leg that the survey put through to
+    the queue (it carries CAC311_CALLBACK_ID) is an outbound call: it is linked to its
+    callback and kept out of the inbound service level."""
+    callback_id = record.ivr.get("CAC311_CALLBACK_ID", "")
     return CallSnapshot(
+        direction="outbound" if callback_id.isdigit() else "inbound",
+        callback_id=int(callback_id) if callback_id.isdigit() else None,
         server=record.server,
         uniqueid=record.uniqueid,
         linkedid=record.linkedid,
@@ -169,6 +174,8 @@ class AmiBridge:
             except Exception:
                 self.errors += 1
                 log.exception("AMI bridge could not store a call; retrying")
+                # To the back of the line: a row that keeps failing must not hold back the rest.
+                self._dirty[key] = self._dirty.pop(key)
                 delay = min(self.retry_delay_max, max(0.1, delay * 2))
                 await asyncio.sleep(delay)
                 continue

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from agent_desktop.ports import READBACK_CONTEXT, READBACK_PRIORITY
+from agent_desktop.ports import MANUAL_CALLBACK_CONTEXT, READBACK_CONTEXT, READBACK_PRIORITY
 from ami.client import AmiClient
 from case_core.domain.case import is_case_number
+
+# The agent's phone rings this long ([globals] CAC311_AGENT_RING_TIMEOUT is 30 s too).
+MANUAL_AGENT_RING_MS = 30_000
+MANUAL_CALLER_ID = '"3-1-1 devolucion" <311>'
+_INTERFACE_RE = re.compile(r"^[A-Za-z]+/[\w.@;/-]+$")
+_E164_RE = re.compile(r"^\+\d{7,15}$")
+
+
+class ManualCallFailed(RuntimeError):
+    """The agent's phone did not answer the manual callback (OriginateResponse Failure)."""
+
+    def __init__(self, reason: int) -> None:
+        super().__init__(f"agent leg not answered (Reason {reason})")
+        self.reason = reason
 
 
 class AmiQueueControl:
@@ -42,3 +57,25 @@ class AmiQueueControl:
         await self._client(server).redirect(
             channel, READBACK_CONTEXT, case_number, READBACK_PRIORITY
         )
+
+    async def originate_manual_callback(
+        self, agent_interface: str, phone: str, callback_id: int
+    ) -> None:
+        # Async Originate: Asterisk rings the agent's phone first; OriginateResponse Success
+        # (Reason 4) means the agent answered and the channel entered the dialplan, where
+        # [cac311-callback-manual] dials the citizen through the trunk with the 311 caller ID.
+        if not _INTERFACE_RE.match(agent_interface):
+            raise ValueError("not a phone interface")
+        if not _E164_RE.match(phone):
+            raise ValueError("not an E.164 number")
+        response = await self._primary.originate_async(
+            agent_interface,
+            MANUAL_CALLBACK_CONTEXT,
+            phone,
+            1,
+            MANUAL_CALLER_ID,
+            {"CAC311_CALLBACK_ID": str(int(callback_id))},
+            MANUAL_AGENT_RING_MS,
+        )
+        if not response.success:
+            raise ManualCallFailed(response.reason)

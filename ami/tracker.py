@@ -10,7 +10,8 @@ Asterisk 22 transcripts that shape this code:
 - QueueCallerLeave comes BEFORE AgentConnect for an answered call: leaving the queue is not
   an outcome by itself.
 - QueueCallerAbandon is sent both when the caller hangs up and when the queue timeout fires
-  (queue_log ``EXITWITHTIMEOUT``); app_queue counts both as abandoned, so do we.
+  (queue_log ``EXITWITHTIMEOUT``); app_queue counts both as abandoned, so do we, unless the
+  caller joins again (the dialplan's queue loop): then it is one call whose wait goes on.
 - After a Redirect out of the queue, AgentComplete comes AFTER the caller's Hangup and
   without channel keys: it is matched by server + queue + member interface to the answered
   call still waiting for its talk time.
@@ -78,6 +79,8 @@ class CallRecord:
     recording_path: str | None = None
     ivr_vars: tuple[tuple[str, str], ...] = ()
     last_event_at: datetime | None = None
+    # Seconds already waited in earlier Queue() passes (the dialplan re-queues on timeout).
+    prior_hold_seconds: int = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -181,7 +184,7 @@ class CallTracker:
                 record,
                 answered_at=event.received_at,
                 left_queue_at=record.left_queue_at or event.received_at,
-                hold_seconds=event.hold_time,
+                hold_seconds=record.prior_hold_seconds + event.hold_time,
                 ring_seconds=(record.ring_seconds or 0) + event.ring_time,
                 agent_interface=event.interface,
                 agent_member_name=event.member_name,
@@ -192,7 +195,7 @@ class CallTracker:
             record = replace(
                 record,
                 abandoned=True,
-                hold_seconds=event.hold_time,
+                hold_seconds=record.prior_hold_seconds + event.hold_time,
                 end_reason="abandon",
                 left_queue_at=record.left_queue_at or event.received_at,
             )
@@ -238,6 +241,13 @@ class CallTracker:
         existing = self._calls.get(key)
         if existing is not None:
             record = replace(existing, queue=event.queue, last_event_at=event.received_at)
+            if existing.answered_at is None and existing.entered_at is not None:
+                # Back in after Queue()'s timeout (reported as QueueCallerAbandon): still one
+                # call, still waiting; HoldTime restarts at 0 in each pass.
+                waited = int((event.received_at - existing.entered_at).total_seconds())
+                record = replace(
+                    record, abandoned=False, end_reason=None, prior_hold_seconds=waited
+                )
             return [self._store(record, "updated")]
         record = CallRecord(
             server=event.server,
@@ -273,7 +283,7 @@ class CallTracker:
         record = replace(
             record,
             talk_seconds=event.talk_time,
-            hold_seconds=event.hold_time,
+            hold_seconds=record.prior_hold_seconds + event.hold_time,
             end_reason=event.reason or record.end_reason,
             last_event_at=event.received_at,
         )

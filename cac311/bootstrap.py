@@ -195,6 +195,15 @@ async def start_web(rt: Runtime) -> None:
     await site.start()
     rt.ports["web"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     rt.web_app = app
+    if not rt.settings.public_origin.startswith("https://") and bind.host not in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    ):
+        log.warning(
+            "CAC311_PUBLIC_ORIGIN is not an https:// address: session cookies are sent without "
+            "the Secure flag. Serve the desktop behind TLS and set it."
+        )
 
     async def serving() -> bool:
         return True

@@ -62,8 +62,14 @@ class RecordingRepository:
         await self.session.flush()
 
     async def case_confidential(self, call_id: int) -> bool:
-        """Whether any case linked to the call (``cases.call_id``) is confidential."""
-        stmt = select(exists().where(CaseRow.call_id == call_id, CaseRow.confidential))
+        """Whether the call belongs to a confidential case: a confidential case is linked to
+        it (``cases.call_id``), or the caller chose "denuncia" in the IVR (the case may not
+        be linked yet, or never be)."""
+        linked = exists().where(CaseRow.call_id == call_id, CaseRow.confidential)
+        denuncia = exists().where(
+            CallRow.id == call_id, CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia"
+        )
+        stmt = select(linked | denuncia)
         return bool((await self.session.execute(stmt)).scalar_one())
 
     async def case_numbers(self, call_id: int) -> list[str]:

@@ -473,12 +473,11 @@ async def playable_calls(
     from case_core.db.models import CaseRow
     from case_core.domain.roles import Role
 
+    # The same rule as RecordingRepository.case_confidential, for many calls at once.
     confidential = (
-        exists()
-        .where(CaseRow.call_id == CallRow.id, CaseRow.confidential)
-        .correlate(CallRow)
-        .label("confidential")
-    )
+        exists().where(CaseRow.call_id == CallRow.id, CaseRow.confidential).correlate(CallRow)
+        | (CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia")
+    ).label("confidential")
     stmt = (
         select(CallRow, RecordingRow, confidential)
         .outerjoin(RecordingRow, RecordingRow.call_id == CallRow.id)

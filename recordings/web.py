@@ -297,7 +297,8 @@ class _RecordingViews:
         if not can_supervise(actor):
             raise web.HTTPForbidden(text="Solo supervisores y administradores.")
         raw = request.query.get("llamada", "").strip()
-        call_id = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_CALL_ID else None
+        digits = raw.isascii() and raw.isdigit()  # "²".isdigit() is True, int("²") fails
+        call_id = int(raw) if digits and 0 < int(raw) <= MAX_CALL_ID else None
         rows = await service.access_log(self.uow_factory, limit=500, call_id=call_id)
         entries = [
             {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_desktop.auth import desktop_required, session_of
-from agent_desktop.handlers.common import json_response, local, path_int, render
+from agent_desktop.handlers.common import json_response, local, path_int, render, search_query
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.services.citizens import search_citizens
 from case_core.services.screen_pop import citizen_card
@@ -23,7 +23,7 @@ def _summary(view) -> dict:  # type: ignore[no-untyped-def]
 @desktop_required
 async def api_search(request: web.Request) -> web.StreamResponse:
     """GET /api/ciudadanos?q= — by cédula, name or phone (at least 3 characters)."""
-    query = request.query.get("q", "").strip()[:80]
+    query = search_query(request)
     found = await search_citizens(request.config_dict[UOW], query)
     return json_response({"results": [_summary(v) for v in found]})
 
@@ -45,7 +45,7 @@ async def api_citizen(request: web.Request) -> web.StreamResponse:
 @desktop_required
 async def search_page(request: web.Request) -> web.StreamResponse:
     """GET /ciudadanos?q=."""
-    query = request.query.get("q", "").strip()[:80]
+    query = search_query(request)
     found = await search_citizens(request.config_dict[UOW], query) if query else []
     return render(
         request,

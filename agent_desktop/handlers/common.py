@@ -65,7 +65,17 @@ def text_field(form: Any, name: str, *, max_length: int = 2000) -> str:
     value = value.strip()
     if len(value) > max_length:
         raise BadRequest(f"El campo «{name}» es demasiado largo (máximo {max_length}).")
+    if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400, not a 500
+        raise BadRequest(f"El campo «{name}» contiene caracteres no válidos.")
     return value
+
+
+def search_query(request: web.Request) -> str:
+    """The ``?q=`` search text (at most 80 characters); NUL is a 400."""
+    query = request.query.get("q", "").strip()[:80]
+    if "\x00" in query:
+        raise BadRequest("La búsqueda contiene caracteres no válidos.")
+    return query
 
 
 def int_field(form: Any, name: str, *, required: bool = False) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_desktop.auth import desktop_required
-from agent_desktop.handlers.common import json_response, path_int
+from agent_desktop.handlers.common import json_response, path_int, search_query
 from agent_desktop.keys import UOW
 from case_core.domain.errors import NotFound
 
@@ -13,7 +13,7 @@ from case_core.domain.errors import NotFound
 @desktop_required
 async def search_services(request: web.Request) -> web.StreamResponse:
     """GET /api/servicios?q=agua — services whose name or entity matches every word."""
-    query = request.query.get("q", "").strip()[:80]
+    query = search_query(request)
     if len(query) < 2:
         return json_response({"results": []})
     async with request.config_dict[UOW]() as uow:

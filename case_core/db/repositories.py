@@ -129,16 +129,17 @@ class CitizenRepository(_Repository):
         await self.session.execute(stmt)
 
     async def search(self, query: str, *, limit: int = 20) -> Sequence[CitizenRow]:
-        like = f"%{query.strip()}%"
+        escaped = query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         stmt = (
             select(CitizenRow)
             .options(selectinload(CitizenRow.phones))
             .outerjoin(CitizenPhoneRow, CitizenPhoneRow.citizen_id == CitizenRow.id)
             .where(
                 or_(
-                    CitizenRow.cedula.ilike(like),
-                    (CitizenRow.first_name + " " + CitizenRow.last_name).ilike(like),
-                    CitizenPhoneRow.e164.ilike(like),
+                    CitizenRow.cedula.ilike(like, escape="\\"),
+                    (CitizenRow.first_name + " " + CitizenRow.last_name).ilike(like, escape="\\"),
+                    CitizenPhoneRow.e164.ilike(like, escape="\\"),
                 )
             )
             .order_by(CitizenRow.last_name, CitizenRow.first_name)

@@ -4,6 +4,7 @@ The formulas are defined once, in :mod:`case_core.metrics.service_level`.
 """
 
 from case_core.metrics.agents import AgentFigures, agent_figures
+from case_core.metrics.callbacks import CallbackFigures, callback_figures
 from case_core.metrics.calls import (
     CallMetrics,
     IntervalMetrics,
@@ -25,6 +26,7 @@ __all__ = [
     "FORMULAS",
     "HEADLINE",
     "AgentFigures",
+    "CallbackFigures",
     "CallCounts",
     "CallMetrics",
     "IntervalMetrics",
@@ -32,6 +34,7 @@ __all__ = [
     "ServiceLevel",
     "Thresholds",
     "agent_figures",
+    "callback_figures",
     "call_metrics",
     "call_metrics_csv",
     "record_link_down",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.dialects.postgresql import insert
+
 from case_core.db.models import CitizenRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
@@ -58,7 +60,15 @@ async def save_citizen(uow_factory: UnitOfWorkFactory, data: CitizenData) -> int
         raise DomainError("Indique al menos el nombre o la cédula del ciudadano.")
     phone = normalise_phone(data.phone) if data.phone else None
     async with uow_factory() as uow:
-        row = await uow.citizens.by_cedula(cedula) if cedula else None
+        row = None
+        if cedula:
+            # Two agents saving the same new cédula at once: the second one updates.
+            await uow.session.execute(
+                insert(CitizenRow)
+                .values(cedula=cedula, first_name="", last_name="")
+                .on_conflict_do_nothing(index_elements=[CitizenRow.cedula])
+            )
+            row = await uow.citizens.by_cedula(cedula)
         if row is None:
             row = CitizenRow(cedula=cedula)
             await uow.citizens.add(row)

@@ -187,6 +187,7 @@ async def _cedula(ctx: CallContext) -> None:
 
 
 async def _case_status(ctx: CallContext) -> str:
+    heard_a_status = False
     while True:
         number = await _ask_case_number(ctx)
         if not ctx.db_up:
@@ -205,6 +206,7 @@ async def _case_status(ctx: CallContext) -> str:
         else:
             await ctx.step("estado", digits=number, result=info.status, case_number=number)
             await _say_status(ctx, info)
+            heard_a_status = True
         key = await ctx.ask("consulta_otra", timeout_ms=MENU_TIMEOUT_MS, max_digits=1)
         await ctx.step("otra_consulta", digits=key, result=key or "sin_respuesta")
         if key == "1":
@@ -213,7 +215,9 @@ async def _case_status(ctx: CallContext) -> str:
             return "cola"
         if key:  # any other key: the caller wants something else; an agent can help
             return "cola"
-        return "fin"
+        # Silence ends the call only for a caller who heard a status; one whose numbers were
+        # all unknown (a typo?) is not hung up on: an agent can find the case.
+        return "fin" if heard_a_status else "cola"
 
 
 async def _ask_case_number(ctx: CallContext) -> str:

@@ -182,3 +182,67 @@ async def test_queue_membership_and_pause_come_back_as_reported_states(seeded, s
     ]
     with pytest.raises(AmiActionError, match="Channel does not exist"):
         await control.redirect_to_readback("PJSIP/nobody-00000001", "2026000123")
+
+
+async def test_a_call_row_that_cannot_be_stored_does_not_hold_back_the_others(seeded, panama):
+    from datetime import UTC, datetime
+
+    from ami.events import QueueCallerJoin
+
+    bridge = AmiBridge(seeded, tz=panama)
+    bridge.retry_delay_max = 0.05
+
+    def join(uniqueid: str, number: str) -> QueueCallerJoin:
+        return QueueCallerJoin(
+            server="pbx1",
+            received_at=datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
+            channel=f"PJSIP/trunk-{uniqueid}",
+            uniqueid=uniqueid,
+            linkedid=uniqueid,
+            caller_id_num=number,
+            caller_id_name=None,
+            queue="cac311",
+            position=1,
+            count=1,
+        )
+
+    # A caller ID longer than calls.caller_number allows: PostgreSQL refuses that row.
+    await bridge.handle(join("1795475500.1", "6" * 60))
+    await bridge.handle(join("1795475500.2", "62345678"))
+    await bridge.drain(within=1.0)
+    assert bridge.errors >= 1
+    row = await _call(seeded, "1795475500.2")
+    assert row is not None and row.caller_number == "62345678"
+
+
+def test_a_callback_leg_put_through_to_the_queue_is_stored_as_outbound():
+    from datetime import UTC, datetime
+
+    from ami.bridge import snapshot_of
+    from ami.tracker import CallRecord
+
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    leg = CallRecord(
+        server="pbx1",
+        uniqueid="1.2",
+        linkedid="1.1",
+        channel="PJSIP/trunk-1",
+        caller_number="311",
+        queue="cac311",
+        entered_at=now,
+        ivr_vars=(("CAC311_CALLBACK_ID", "42"), ("CAC311_TRANSFER", "queue")),
+    )
+    snapshot = snapshot_of(leg)
+    assert (snapshot.direction, snapshot.callback_id) == ("outbound", 42)
+    inbound = snapshot_of(
+        CallRecord(
+            server="pbx1",
+            uniqueid="2.2",
+            linkedid="2.1",
+            channel="x",
+            caller_number="6",
+            queue="cac311",
+            entered_at=now,
+        )
+    )
+    assert (inbound.direction, inbound.callback_id) == ("inbound", None)

@@ -271,3 +271,24 @@ async def test_given_a_slow_browser_then_others_still_get_messages_and_it_is_clo
     assert slow.closed_with is not None
     await hub.close_all()
     assert hub.clients == set()
+
+
+async def test_given_an_open_socket_when_the_session_ends_then_it_is_closed_and_pops_stop(
+    desktop, other_process, monkeypatch
+):
+    import agent_desktop.ws as ws_module
+
+    monkeypatch.setattr(ws_module, "SESSION_CHECK_SECONDS", 0.05)
+    ana = await desktop.login("agente1", form=False)
+    ws = await ana.ws()
+    await next_message(ws, "hello")
+    # An open socket counts as activity: two idle hours later the desktop still works.
+    desktop.clock.advance(hours=2)
+    await asyncio.sleep(0.2)
+    assert (await ana.client.get("/escritorio", allow_redirects=False)).status == 200
+    assert (await ana.post("/logout", {}, allow_redirects=False)).status in (302, 303)
+    assert (await next_message(ws, "expired"))["message"].startswith("Su sesión terminó")
+    msg = await ws.receive(timeout=2)
+    assert msg.type.name in ("CLOSE", "CLOSED", "CLOSING")
+    await publish_pop(other_process, await _pop(other_process), now=START)
+    assert ws.closed

@@ -70,6 +70,11 @@ class FakeQueueControl:
     ) -> None:
         await self._record("redirect_to_readback", channel, case_number)
 
+    async def originate_manual_callback(
+        self, agent_interface: str, phone: str, callback_id: int
+    ) -> None:
+        await self._record("originate_manual_callback", agent_interface, phone, callback_id)
+
 
 @dataclass
 class Desktop:

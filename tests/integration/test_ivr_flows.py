@@ -183,6 +183,14 @@ async def test_case_status_known_then_unknown(server, seeded):
     assert ("estado", "2026999999", "desconocido") in steps
 
 
+async def test_an_unknown_case_number_then_silence_goes_to_an_agent_not_a_hangup(server):
+    call = await _call(server, [Press("5"), Press("2026999999#"), Timeout()])
+    assert "cac311/caso-no-encontrado" in _played(call)
+    # Never hang up on a caller who only mistyped: the goodbye is for one who heard a status.
+    assert call.variables["CAC311_NEXT"] == "queue"
+    assert "cac311/despedida" not in _played(call)
+
+
 # Each script walks a branch; hanging up after each prefix covers every step of it.
 BRANCHES = {
     "queja": (["1", "2", "8*123*4567#"], "61234567"),

@@ -71,6 +71,7 @@ class World:
         *,
         agent: str | None = "agente1",
         started_at: datetime = NOW - timedelta(hours=1),
+        intent: str | None = None,
     ) -> int:
         async with self.uow_factory() as uow:
             row = CallRow(
@@ -79,7 +80,7 @@ class World:
                 recording_path=recording_path,
                 started_at=started_at,
                 agent_user_id=self.users[agent].user_id if agent else None,
-                ivr_variables={},
+                ivr_variables={"CAC311_INTENT": intent} if intent else {},
             )
             uow.session.add(row)
             await uow.session.flush()
@@ -537,3 +538,18 @@ async def test_given_roles_when_listing_then_each_sees_what_it_may_hear(world: W
     assert (await world.get("/grabaciones", "enlace")).status == 403
     assert (await world.get("/grabaciones", None)).status == 401
     assert await world.access_rows() == []  # listing is not listening
+
+
+async def test_given_a_denuncia_chosen_in_the_ivr_then_its_recording_is_confidential_unlinked(
+    world: World,
+) -> None:
+    write_wav(world.root / "2026/11/25/1795470021.1.wav", seconds=0.5)
+    call = await world.call(
+        "1795470021.1", "2026/11/25/1795470021.1.wav", agent="agente2", intent="denuncia"
+    )
+    for user, status in (("auditor", 403), ("agente1", 403), ("agente2", 200), ("supervisor", 200)):
+        assert (await world.get(f"/grabaciones/llamada/{call}", user)).status == status, user
+    assert (
+        f"/grabaciones/llamada/{call}"
+        not in await (await world.get("/grabaciones", "auditor")).text()
+    )

@@ -225,3 +225,47 @@ def test_resync_recovers_a_queued_call_we_never_saw() -> None:
     assert close(record.entered_at, ts(enter))
     updates = run(tracker, [(t, e) for t, e in events if t >= 17.1])
     assert updates[-1].record.abandoned and updates[-1].record.hold_seconds == 30
+
+
+def _timed_out_then_back_in_queue(tracker: CallTracker) -> ev.QueueCallerJoin:
+    """The ringnoanswer-timeout call up to its QueueCallerAbandon (Queue() timeout), then the
+    QueueCallerJoin that extensions.conf's queue loop produces 10 s later (same channel)."""
+    events = timeline("ami-resync-ringnoanswer-timeout")
+    run(tracker, [(t, e) for t, e in events if not isinstance(e, ev.Hangup)])
+    join = next(e for _, e in events if isinstance(e, ev.QueueCallerJoin))
+    abandon = next(e for _, e in events if isinstance(e, ev.QueueCallerAbandon))
+    again = replace(join, received_at=abandon.received_at + timedelta(seconds=10))
+    assert [u.change for u in tracker.handle(again)] == ["updated"]
+    return again
+
+
+def test_a_caller_requeued_after_the_queue_timeout_keeps_the_whole_wait() -> None:
+    tracker = CallTracker()
+    again = _timed_out_then_back_in_queue(tracker)
+    record = tracker.get(SERVER, again.uniqueid)
+    assert record is not None and not record.abandoned  # still waiting, not an abandon
+    connect = next(
+        e for _, e in timeline("ami-queue-call-answered") if isinstance(e, ev.AgentConnect)
+    )
+    connect = replace(
+        connect,
+        channel=again.channel,
+        uniqueid=again.uniqueid,
+        linkedid=again.linkedid,
+        hold_time=3,  # app_queue's HoldTime counts this pass only
+        received_at=again.received_at + timedelta(seconds=3),
+    )
+    (update,) = tracker.handle(connect)
+    # 30 s in the first pass + 10 s back to the queue + 3 s: far outside a 15 s threshold.
+    assert update.change == "answered" and update.record.hold_seconds == 43
+    assert not update.record.abandoned
+
+
+def test_a_caller_requeued_then_hanging_up_is_not_a_short_abandon() -> None:
+    tracker = CallTracker()
+    again = _timed_out_then_back_in_queue(tracker)
+    events = timeline("ami-resync-ringnoanswer-timeout")
+    abandon = next(e for _, e in events if isinstance(e, ev.QueueCallerAbandon))
+    late = replace(abandon, hold_time=2, received_at=again.received_at + timedelta(seconds=2))
+    (update,) = tracker.handle(late)
+    assert update.record.abandoned and update.record.hold_seconds == 42

@@ -391,3 +391,11 @@ def test_given_the_dialers_callback_kinds_then_the_dialplan_routes_the_survey_ki
     kind_check = next(s for s in steps if s.app == "GotoIf" and "CAC311_CALLBACK_KIND" in s.args)
     assert f'"{CallbackKind.SATISFACCION.value}"' in kind_check.args
     assert kind_check.args.endswith("?satisfaction,1")
+
+
+def test_given_e164_callback_numbers_then_the_outbound_context_matches_them():
+    from asterisk_sim.conf import match_pattern
+
+    patterns = list(dialplan().contexts["cac311-outbound"])
+    for number in ("+50761234567", "61234567", "+13055550100"):
+        assert any(match_pattern(p, number) for p in patterns if p.startswith("_")), number

@@ -21,5 +21,5 @@ class UserRow(CreatedAt, Base):
     role: Mapped[str] = mapped_column(String(12))
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
-    phone_interface: Mapped[str | None] = mapped_column(String(80))  # e.g. PJSIP/1001
+    phone_interface: Mapped[str | None] = mapped_column(String(80), unique=True)  # PJSIP/1001
     active: Mapped[bool] = mapped_column(default=True)

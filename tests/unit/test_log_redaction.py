@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import logging
+import sys
+
+from cac311.logs import REDACTED, RedactingFormatter
+
+
+def _formatted_error(message: str) -> str:
+    formatter = RedactingFormatter("%(levelname)s %(message)s")
+    try:
+        raise RuntimeError(message)
+    except RuntimeError:
+        record = logging.getLogger("t").makeRecord(
+            "t", logging.ERROR, __file__, 1, "could not store", (), sys.exc_info()
+        )
+    return formatter.format(record)
+
+
+def test_postgresql_detail_lines_never_reach_the_log():
+    text = _formatted_error(
+        'duplicate key value violates unique constraint "uq_citizens_cedula"\n'
+        "DETAIL:  Key (cedula)=(8-123-4567) already exists."
+    )
+    assert "8-123-4567" not in text and REDACTED in text
+    assert "uq_citizens_cedula" in text  # what failed is still said
+
+
+def test_failing_row_lines_are_dropped_too():
+    text = _formatted_error(
+        'new row violates check constraint "ck_cases_type"\n'
+        "DETAIL:  Failing row contains (1, 2026000001, queja, Vecino vende droga, +50761234567)."
+    )
+    assert "Vecino" not in text and "+50761234567" not in text
