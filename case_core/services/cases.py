@@ -178,10 +178,12 @@ async def act_on_case(
         from_status = CaseStatus(row.status)
         if action is CaseAction.REASSIGN:
             entity = await uow.directory.entity(new_entity_id)  # type: ignore[arg-type]
-            if entity is None:
+            if entity is None or not entity.active:
                 raise NotFound("La entidad elegida no existe.")
             row.entity_id = entity.id
             row.service_id = None
+            # The new entity's 24-hour first action is measured from now on.
+            row.first_action_at = None
             note = note or f"Reasignado a {entity.name}."
         change = _apply(row, action, now)
         if actor.role is Role.LIAISON and action in ENTITY_ACTIONS and row.first_action_at is None:

@@ -215,6 +215,7 @@ async def test_return_to_311_and_reassignment(seeded, panama):
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)
     assert (row.status, row.entity_id) == ("asignado", mupa.id)
+    assert row.first_action_at is None  # IDAAN's return does not count as MUPA's action
     other = Actor(None, "enlace.idaan", Role.LIAISON, entity_id=entity_id)
     with pytest.raises(AccessDenied):
         await add_note(seeded, case_id=registered.id, actor=other, note="x", public=True, now=NOW)
