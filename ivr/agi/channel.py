@@ -35,6 +35,8 @@ from ivr.agi.protocol import AgiEnvironment, AgiReply, AgiReplyParser, build_com
 log = logging.getLogger(__name__)
 
 DEFAULT_COMMAND_TIMEOUT = 30.0
+# Playing a prompt takes as long as the prompt: an announcement may run for minutes.
+MEDIA_TIMEOUT = 600.0
 
 # Commands whose HANGUP notice does not raise (they must work in cleanup code).
 _HANGUP_TOLERANT = ("SET VARIABLE", "VERBOSE", "HANGUP")
@@ -63,6 +65,11 @@ class AgiChannel:
         self._lock = asyncio.Lock()
         self._dead = False
         self._broken = False
+
+    @property
+    def _playing(self) -> float:
+        """Reply timeout of a command that plays sound: as long as the sound, so generous."""
+        return max(self.command_timeout, MEDIA_TIMEOUT)
 
     @property
     def is_dead(self) -> bool:
@@ -174,7 +181,10 @@ class AgiChannel:
         A missing file (``result=-1 endpos=0``) is logged and returns None.
         """
         reply = await self.command(
-            "STREAM FILE", quote_arg(name), quote_arg(escape_digits, always=True)
+            "STREAM FILE",
+            quote_arg(name),
+            quote_arg(escape_digits, always=True),
+            reply_timeout=self._playing,
         )
         res = _int(reply)
         if res == -1:
@@ -191,7 +201,7 @@ class AgiChannel:
         Returns the digits (without ``#``), the partial digits if the caller stopped typing,
         or None when nothing was typed before the timeout.
         """
-        timeout = self.command_timeout + max(timeout_ms, 0) / 1000 * (max(max_digits, 1) + 1)
+        timeout = self._playing + max(timeout_ms, 0) / 1000 * (max(max_digits, 1) + 1)
         reply = await self.command(
             "GET DATA",
             quote_arg(prompt),
@@ -208,14 +218,22 @@ class AgiChannel:
     async def say_digits(self, digits: str, escape: str = "") -> str | None:
         """Say each digit; return the escape digit pressed, or None."""
         reply = await self.command(
-            "SAY DIGITS", quote_arg(digits), quote_arg(escape, always=True), media=True
+            "SAY DIGITS",
+            quote_arg(digits),
+            quote_arg(escape, always=True),
+            reply_timeout=self._playing,
+            media=True,
         )
         return _digit(_int(reply))
 
     async def say_number(self, n: int, escape: str = "") -> str | None:
         """Say a number; return the escape digit pressed, or None."""
         reply = await self.command(
-            "SAY NUMBER", str(int(n)), quote_arg(escape, always=True), media=True
+            "SAY NUMBER",
+            str(int(n)),
+            quote_arg(escape, always=True),
+            reply_timeout=self._playing,
+            media=True,
         )
         return _digit(_int(reply))
 
@@ -235,7 +253,7 @@ class AgiChannel:
         words = [quote_arg(app)]
         if args:
             words.append(quote_arg(args))
-        reply = await self.command("EXEC", *words, media=True)
+        reply = await self.command("EXEC", *words, reply_timeout=self._playing, media=True)
         res = _int(reply)
         if res == -2:
             log.warning("AGI EXEC of unknown application app=%s uniqueid=%s", app, self.uniqueid)
