@@ -36,7 +36,7 @@ from agent_desktop.handlers.common import (
 )
 from agent_desktop.keys import CLOCK, QUEUE_CONTROL, SETTINGS, UOW
 from agent_desktop.supervisor import local_today, parse_period, pct
-from case_core.domain.callbacks import CallbackKind, CallbackStatus
+from case_core.domain.callbacks import CallbackKind, CallbackStatus, make_policy
 from case_core.domain.errors import DomainError
 from case_core.domain.roles import Actor
 from case_core.metrics.callbacks import (
@@ -44,7 +44,6 @@ from case_core.metrics.callbacks import (
     CallbackFigures,
     callback_figures,
 )
-from case_core.services.callbacks import policy_for
 from case_core.services.contact_center import (
     MANUAL_STATUSES,
     RESULT_LABELS,
@@ -241,6 +240,13 @@ async def call_callback(request: web.Request) -> web.StreamResponse:
     return _done(request, "llamando", callback_id, CallbackStatus.EN_CURSO.value)
 
 
+def _policy(request: web.Request):  # type: ignore[no-untyped-def]
+    settings = request.config_dict[SETTINGS]
+    return make_policy(
+        settings.tz, calling_hours=settings.calling_hours, holidays=settings.holidays
+    )
+
+
 @desktop_required
 async def record_result(request: web.Request) -> web.StreamResponse:
     """POST /contactos/{id}/resultado (field ``resultado``)."""
@@ -260,6 +266,6 @@ async def record_result(request: web.Request) -> web.StreamResponse:
         actor=session.actor,
         result=result,
         now=config[CLOCK](),
-        policy=policy_for(config[SETTINGS]),
+        policy=_policy(request),
     )
     return _done(request, "registrado", callback_id, status.value)

@@ -193,6 +193,8 @@ async def _recover_stale(
         .where(
             CallbackRow.status == C.value,
             CallbackRow.last_attempt_at <= now - policy.stale_after,
+            # A manual call (agent desktop) may last long; its agent records the outcome.
+            CallbackRow.action_id.is_(None) | CallbackRow.action_id.not_like("manual-%"),
         )
         .with_for_update(of=CallbackRow, skip_locked=True)
     )

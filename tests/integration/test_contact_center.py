@@ -22,7 +22,6 @@ from case_core.db.models import (
     CallbackOptOutRow,
     CallbackRow,
     CaseRow,
-    EntityRow,
     SurveyAnswerRow,
 )
 from case_core.domain.case import CaseType, Channel
@@ -98,7 +97,13 @@ def _snapshot(row: CallbackRow) -> tuple:
 
 @pytest.mark.parametrize(
     ("username", "status"),
-    [("agente1", 200), ("supervisor", 200), ("admin", 200), ("auditor", 403), ("enlace.idaan", 403)],
+    [
+        ("agente1", 200),
+        ("supervisor", 200),
+        ("admin", 200),
+        ("auditor", 403),
+        ("enlace.idaan", 403),
+    ],
 )
 async def test_given_a_role_when_opening_contactos_then_only_desktop_roles_get_in(
     desktop, username, status
@@ -164,7 +169,9 @@ async def test_given_callbacks_in_every_state_when_listed_then_four_lists_with_m
 async def test_given_a_confidential_case_when_another_agent_lists_then_no_number_and_no_call(
     desktop, panama
 ):
-    case_id = await _case(desktop.uow_factory, panama, case_type=CaseType.DENUNCIA, confidential=True)
+    case_id = await _case(
+        desktop.uow_factory, panama, case_type=CaseType.DENUNCIA, confidential=True
+    )
     await _callback(desktop.uow_factory, case_id, "tarea_humana", attempts=4)
     async with desktop.uow_factory() as u:
         number = (await u.session.get(CaseRow, case_id)).number
@@ -178,7 +185,7 @@ async def test_given_a_confidential_case_when_another_agent_lists_then_no_number
 # -- manual call -----------------------------------------------------------------------
 
 
-async def test_given_a_human_task_when_agent_calls_then_agent_phone_then_citizen_and_attempt_written(
+async def test_given_a_human_task_when_agent_calls_then_agent_phone_then_citizen_and_attempt(
     desktop, panama
 ):
     callback_id = await _callback(
@@ -254,9 +261,7 @@ async def test_given_a_user_without_phone_when_calling_then_400_and_nothing_dial
     assert (await _row(desktop.uow_factory, callback_id)).status == "tarea_humana"
 
 
-async def test_given_bad_requests_then_403_without_csrf_and_400_or_404_for_bad_ids(
-    desktop, panama
-):
+async def test_given_bad_requests_then_403_without_csrf_and_400_or_404_for_bad_ids(desktop, panama):
     callback_id = await _callback(
         desktop.uow_factory, await _case(desktop.uow_factory, panama), "tarea_humana"
     )
@@ -436,18 +441,29 @@ async def test_given_hand_made_cases_when_figures_computed_then_each_share_and_a
             ]
         )
         await uow.session.flush()
-        cb = (await uow.session.scalars(select(CallbackRow.id).where(CallbackRow.case_id == a))).first()
-        cb_m = (await uow.session.scalars(select(CallbackRow.id).where(CallbackRow.case_id == m))).first()
-        uow.session.add_all(
-            [
-                SurveyAnswerRow(callback_id=cb, case_id=a, question="satisfaccion", answer="4", answered_at=_t(7)),
-                SurveyAnswerRow(callback_id=cb, case_id=a, question="resuelto", answer="1", answered_at=_t(7)),
-                SurveyAnswerRow(callback_id=cb_m, case_id=m, question="satisfaccion", answer="5", answered_at=_t(4)),
-                SurveyAnswerRow(callback_id=cb_m, case_id=m, question="satisfaccion", answer="2", answered_at=_t(4)),
-                # given in October: outside the period
-                SurveyAnswerRow(callback_id=cb_m, case_id=m, question="satisfaccion", answer="1", answered_at=_t(1) - timedelta(days=2)),
-            ]
-        )  # fmt: skip
+        cb = (
+            await uow.session.scalars(select(CallbackRow.id).where(CallbackRow.case_id == a))
+        ).first()
+        cb_m = (
+            await uow.session.scalars(select(CallbackRow.id).where(CallbackRow.case_id == m))
+        ).first()
+        october = _t(1) - timedelta(days=2)
+        for callback_id, case_id, question, answer, at in [
+            (cb, a, "satisfaccion", "4", _t(7)),
+            (cb, a, "resuelto", "1", _t(7)),
+            (cb_m, m, "satisfaccion", "5", _t(4)),
+            (cb_m, m, "satisfaccion", "2", _t(4)),
+            (cb_m, m, "satisfaccion", "1", october),  # outside the period
+        ]:
+            uow.session.add(
+                SurveyAnswerRow(
+                    callback_id=callback_id,
+                    case_id=case_id,
+                    question=question,
+                    answer=answer,
+                    answered_at=at,
+                )
+            )
         await uow.commit()
     start, end = _t(1, 5), datetime(2026, 12, 1, 5, tzinfo=UTC)  # November, Panama time
     figures = await callback_figures(seeded, start, end, as_of=_t(30))
@@ -500,12 +516,13 @@ def test_given_the_dialplan_then_the_manual_context_dials_the_citizen_through_th
     plan = parse_dialplan(parse_config(conf, resolve=sample_resolver))
     found = plan.find_exten("cac311-callback-manual", PHONE)
     assert found is not None
-    steps = plan.contexts["cac311-callback-manual"][found]
-    dial = next(s for s in steps if s.app == "Dial")
-    assert dial.args.startswith("PJSIP/${EXTEN}@${CAC311_TRUNK}")
-    sets = [s.args for s in steps if s.app == "Set"]
-    assert "CALLERID(num)=${CAC311_CALLERID_NUM}" in sets
-    assert steps.index(next(s for s in steps if "CALLERID(num)" in s.args)) < steps.index(dial)
+    jump = plan.contexts["cac311-callback-manual"][found][-1]
+    assert (jump.app, jump.args) == ("Goto", "cac311-outbound,${EXTEN},1")
+    steps = plan.contexts["cac311-outbound"][plan.find_exten("cac311-outbound", PHONE)]
+    apps = [(s.app, s.args) for s in steps]
+    dial = next(i for i, (app, _) in enumerate(apps) if app == "Dial")
+    assert apps[dial][1].startswith("PJSIP/${EXTEN}@${CAC311_TRUNK}")
+    assert ("Set", "CALLERID(num)=${CAC311_CALLERID_NUM}") in apps[:dial]
 
 
 @pytest.fixture
@@ -547,3 +564,50 @@ async def test_given_ami_when_manual_callback_then_async_originate_of_the_agent_
         await control.originate_manual_callback("PJSIP/1002", PHONE, 42)  # nobody answers
     with pytest.raises(ValueError):
         await control.originate_manual_callback("PJSIP/1001", "6123\r\nAction: Hangup", 42)
+
+
+async def test_given_a_long_manual_call_when_the_scheduler_runs_then_it_is_left_to_its_agent(
+    seeded, panama
+):
+    from case_core.db.models import CallbackRow
+    from case_core.domain.callbacks import make_policy
+    from case_core.services.callbacks import schedule_callbacks
+
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    async with seeded() as uow:
+        entity = await uow.directory.entity_by_code("IDAAN")
+    for action_id in ("manual-1-1-u1", "cb-2-1"):  # one live callback per case and kind
+        case = await register_case(
+            seeded,
+            RegisterCase(
+                type=CaseType.QUEJA,
+                channel=Channel.TELEFONO,
+                entity_id=entity.id,
+                service_id=None,
+                description="Fuga en la acera.",
+                contact_phone="61234567",
+            ),
+            actor=Actor(None, "agente1", Role.AGENT),
+            now=now - timedelta(days=2),
+            tz=panama,
+        )
+        async with seeded() as uow:
+            uow.session.add(
+                CallbackRow(
+                    case_id=case.id,
+                    kind="seguimiento",
+                    phone="+50761234567",
+                    window_start_at=now - timedelta(days=2),
+                    window_end_at=now + timedelta(days=20),
+                    status="en_curso",
+                    attempts=1,
+                    action_id=action_id,
+                    last_attempt_at=now - timedelta(hours=1),
+                )
+            )
+            await uow.commit()
+    await schedule_callbacks(seeded, now, policy=make_policy(panama))
+    async with seeded() as uow:
+        rows = {r.action_id: r.status for r in (await uow.session.scalars(select(CallbackRow)))}
+    assert rows["manual-1-1-u1"] == "en_curso"
+    assert rows["cb-2-1"] != "en_curso"  # a lost automatic attempt is resolved
