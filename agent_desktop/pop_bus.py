@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from sqlalchemy import or_, select, text, update
 
+from agent_desktop.pg_listen import PgListener
 from case_core.db.models.desktop import ScreenPopRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.services.agents import AGENT_STATE_CHANNEL
@@ -150,11 +150,10 @@ Notified = Callable[[str, int], Awaitable[None]]
 
 
 class PopListener:
-    """LISTEN on ``cac311_pop`` and ``cac311_agent_state`` over a dedicated connection.
+    """LISTEN on ``cac311_pop`` and ``cac311_agent_state`` (see :class:`PgListener`).
 
-    Notifications are handled one at a time, in order (a pop and its closing never race).
-    A dropped connection (terminated backend, restart) is detected by asyncpg's termination
-    callback or by a periodic ``SELECT 1``, and re-opened with backoff.
+    Notifications are handled one at a time, in order (a pop and its closing never race);
+    after a reconnection ``on_reconnect`` re-sends what browsers may have missed.
     """
 
     def __init__(
@@ -162,92 +161,54 @@ class PopListener:
         dsn: str,
         on_notify: Notified,
         on_reconnect: Callable[[], Awaitable[None]],
-        *,
-        check_every: float = 10.0,
-        retry_initial: float = 0.2,
-        retry_max: float = 10.0,
+        **listen_options: float,
     ) -> None:
-        self._dsn = dsn
         self._on_notify = on_notify
         self._on_reconnect = on_reconnect
-        self._check_every = check_every
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
         self._inbox: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
-        self._lost = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self.connected = asyncio.Event()
-        self.connections = 0
+        self._listen = PgListener(
+            dsn,
+            (POP_CHANNEL, AGENT_STATE_CHANNEL),
+            self._received,
+            self._connected,
+            name="pop",
+            **listen_options,
+        )
+        self._dispatcher: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(), name="pop-listener"),
-            asyncio.create_task(self._dispatch(), name="pop-dispatch"),
-        ]
+    @property
+    def connected(self) -> asyncio.Event:
+        return self._listen.connected
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._conn is not None and not self._conn.is_closed():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.close(), 2)
+    @property
+    def connections(self) -> int:
+        return self._listen.connections
 
     @property
     def backend_pid(self) -> int | None:
-        conn = self._conn
-        return None if conn is None or conn.is_closed() else conn.get_server_pid()
+        return self._listen.backend_pid
 
-    def _received(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+    async def start(self) -> None:
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="pop-dispatch")
+        await self._listen.start()
+
+    async def stop(self) -> None:
+        await self._listen.stop()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+
+    def _received(self, channel: str, payload: str) -> None:
         try:
             self._inbox.put_nowait((channel, int(payload)))
         except ValueError:
             log.warning("ignoring a malformed %s notification", channel)
 
-    def _terminated(self, _conn: object) -> None:
-        self._lost.set()
-
-    async def _connect(self) -> asyncpg.Connection:
-        conn = await asyncpg.connect(self._dsn, timeout=5)
-        conn.add_termination_listener(self._terminated)
-        await conn.add_listener(POP_CHANNEL, self._received)
-        await conn.add_listener(AGENT_STATE_CHANNEL, self._received)
-        return conn
-
-    async def _run(self) -> None:
-        delay = self._retry_initial
-        while True:
-            try:
-                self._lost.clear()
-                self._conn = await self._connect()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-                log.warning("pop listener cannot connect (%s); retrying in %.1fs", err, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-                continue
-            delay = self._retry_initial
-            self.connections += 1
-            self.connected.set()
-            if self.connections > 1:
-                log.info("pop listener reconnected; re-sending current pops")
-                await self._inbox.put(None)  # resync after the notifications we missed
-            await self._watch(self._conn)
-            self.connected.clear()
-            with contextlib.suppress(Exception):
-                self._conn.terminate()
-
-    async def _watch(self, conn: asyncpg.Connection) -> None:
-        while not self._lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), self._check_every)
-                return
-            try:
-                await asyncio.wait_for(conn.execute("SELECT 1"), 5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                return
+    def _connected(self, connections: int) -> None:
+        if connections > 1:
+            log.info("pop listener reconnected; re-sending current pops")
+            self._inbox.put_nowait(None)  # resync after the notifications we missed
 
     async def _dispatch(self) -> None:
         while True:

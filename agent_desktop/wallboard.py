@@ -35,7 +35,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-import asyncpg
 from aiohttp import WSMsgType, web
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_desktop.auth import current_session
 from agent_desktop.handlers.common import json_response, render
 from agent_desktop.keys import CLOCK, ENGINE, SETTINGS, UOW
+from agent_desktop.pg_listen import PgListener
 from agent_desktop.supervisor import (
     FORBIDDEN,
     helpers,
@@ -238,91 +238,6 @@ async def wallboard_snapshot(
     }
 
 
-class ChangeListener:
-    """LISTEN on some channels over a dedicated asyncpg connection; calls ``on_change()`` for
-    every notification and after every (re)connection. Reconnects with backoff; a lost link is
-    seen by asyncpg's termination callback or a periodic ``SELECT 1``."""
-
-    def __init__(
-        self,
-        dsn: str,
-        channels: tuple[str, ...],
-        on_change: Callable[[], None],
-        *,
-        check_every: float = 10.0,
-        retry_initial: float = 0.2,
-        retry_max: float = 10.0,
-    ) -> None:
-        self._dsn = dsn
-        self._channels = channels
-        self._on_change = on_change
-        self._check_every = check_every
-        self._retry_initial = retry_initial
-        self._retry_max = retry_max
-        self._lost = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.connected = asyncio.Event()
-        self.connections = 0
-
-    @property
-    def backend_pid(self) -> int | None:
-        conn = self._conn
-        return None if conn is None or conn.is_closed() else conn.get_server_pid()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="wallboard-listener")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._conn is not None and not self._conn.is_closed():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.close(), 2)
-
-    def _received(self, *_args: object) -> None:
-        self._on_change()
-
-    def _terminated(self, _conn: object) -> None:
-        self._lost.set()
-
-    async def _run(self) -> None:
-        delay = self._retry_initial
-        while True:
-            try:
-                self._lost.clear()
-                conn = await asyncpg.connect(self._dsn, timeout=5)
-                conn.add_termination_listener(self._terminated)
-                for channel in self._channels:
-                    await conn.add_listener(channel, self._received)
-                self._conn = conn
-            except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-                log.warning("wallboard listener cannot connect (%s); retry in %.1fs", err, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max)
-                continue
-            delay = self._retry_initial
-            self.connections += 1
-            self.connected.set()
-            self._on_change()  # notifications may have been missed while disconnected
-            await self._watch(conn)
-            self.connected.clear()
-            with contextlib.suppress(Exception):
-                conn.terminate()
-
-    async def _watch(self, conn: asyncpg.Connection) -> None:
-        while not self._lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), self._check_every)
-                return
-            try:
-                await asyncio.wait_for(conn.execute("SELECT 1"), 5)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                return
-
-
 def _pg_dsn(engine: AsyncEngine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -345,7 +260,7 @@ class Wallboard:
         self.min_interval = min_interval
         self.refresh_every = refresh_every
         self.hub = Hub()
-        self.listener: ChangeListener | None = None
+        self.listener: PgListener | None = None
         self.recomputations = 0
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -358,7 +273,15 @@ class Wallboard:
         return await wallboard_snapshot(self.uow_factory, self.settings, self.clock())
 
     async def start(self, dsn: str) -> None:
-        self.listener = ChangeListener(dsn, CHANNELS, self.poke)
+        # Every notification, and every (re)connection (notifications may have been missed),
+        # marks the board for recomputation.
+        self.listener = PgListener(
+            dsn,
+            CHANNELS,
+            lambda _channel, _payload: self.poke(),
+            lambda _n: self.poke(),
+            name="wallboard",
+        )
         await self.listener.start()
         self._task = asyncio.create_task(self._run(), name="wallboard-recompute")
 
