@@ -54,7 +54,8 @@ def snapshot_of(record: CallRecord) -> CallSnapshot:
         server=record.server,
         uniqueid=record.uniqueid,
         linkedid=record.linkedid,
-        caller_number=record.caller_number,
+        # The caller ID comes from outside (the trunk): never longer than its column.
+        caller_number=record.caller_number[:40] if record.caller_number else None,
         queue=record.queue,
         entered_at=record.entered_at,
         answered_at=record.answered_at,

@@ -192,7 +192,7 @@ async def test_a_call_row_that_cannot_be_stored_does_not_hold_back_the_others(se
     bridge = AmiBridge(seeded, tz=panama)
     bridge.retry_delay_max = 0.05
 
-    def join(uniqueid: str, number: str) -> QueueCallerJoin:
+    def join(uniqueid: str, number: str, queue: str = "cac311") -> QueueCallerJoin:
         return QueueCallerJoin(
             server="pbx1",
             received_at=datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
@@ -201,18 +201,21 @@ async def test_a_call_row_that_cannot_be_stored_does_not_hold_back_the_others(se
             linkedid=uniqueid,
             caller_id_num=number,
             caller_id_name=None,
-            queue="cac311",
+            queue=queue,
             position=1,
             count=1,
         )
 
-    # A caller ID longer than calls.caller_number allows: PostgreSQL refuses that row.
-    await bridge.handle(join("1795475500.1", "6" * 60))
+    # A queue name longer than calls.queue allows: PostgreSQL refuses that row.
+    await bridge.handle(join("1795475500.1", "62345678", queue="q" * 60))
     await bridge.handle(join("1795475500.2", "62345678"))
+    # A caller ID longer than its column is cut, not refused.
+    await bridge.handle(join("1795475500.3", "6" * 60))
     await bridge.drain(within=1.0)
     assert bridge.errors >= 1
     row = await _call(seeded, "1795475500.2")
     assert row is not None and row.caller_number == "62345678"
+    assert (await _call(seeded, "1795475500.3")).caller_number == "6" * 40
 
 
 def test_a_callback_leg_put_through_to_the_queue_is_stored_as_outbound():

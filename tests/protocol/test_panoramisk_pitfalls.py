@@ -30,8 +30,9 @@ async def sim():
 async def test_panoramisk_queue_add_never_resolves_but_ours_does(sim):
     from panoramisk import Manager
 
-    manager = Manager(host="127.0.0.1", port=sim.port, username="cac311", secret="s3cret",
-                      ping_delay=0)
+    manager = Manager(
+        host="127.0.0.1", port=sim.port, username="cac311", secret="s3cret", ping_delay=0
+    )
     try:
         await manager.connect()
         for _ in range(100):
@@ -44,9 +45,17 @@ async def test_panoramisk_queue_add_never_resolves_but_ours_does(sim):
         manager.close()
     assert [a.get("Action") for a in sim.actions].count("QueueAdd") == 1  # it was answered
 
-    ours = AmiClient(AmiConfig(host="127.0.0.1", port=sim.port, username="cac311",
-                               secret="s3cret", server="pbx1", action_timeout=1.5),
-                     rng=random.Random(1))
+    ours = AmiClient(
+        AmiConfig(
+            host="127.0.0.1",
+            port=sim.port,
+            username="cac311",
+            secret="s3cret",
+            server="pbx1",
+            action_timeout=1.5,
+        ),
+        rng=random.Random(1),
+    )
     await ours.start()
     try:
         await ours.queue_remove("cac311", "PJSIP/1001")

@@ -60,6 +60,7 @@ async def test_timeouts_among_successes_do_not_trip_but_three_in_a_row_do():
 async def test_a_refused_connection_trips_at_once():
     backend = _backend("refused")
     with pytest.raises(BackendUnavailable):
-        await backend.start_session(route="inbound", uniqueid="1.1", linkedid=None,
-                                    caller_number=None)
+        await backend.start_session(
+            route="inbound", uniqueid="1.1", linkedid=None, caller_number=None
+        )
     assert not backend.available
