@@ -52,7 +52,7 @@ class AmiQueueControl:
         if not is_case_number(case_number):
             raise ValueError("not a case number")
         # The case number travels as the extension (``[cac311-readback]`` matches
-        # ``_XXXXXXXXXX`` and sets CAC311_CASE_NUMBER from ${EXTEN}): one Redirect, no Setvar
+        # ``_X.`` and sets CAC311_CASE_NUMBER from ${EXTEN}): one Redirect, no Setvar
         # racing it, and a missing channel fails with Asterisk's own Redirect error.
         await self._client(server).redirect(
             channel, READBACK_CONTEXT, case_number, READBACK_PRIORITY

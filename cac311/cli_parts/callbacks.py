@@ -11,7 +11,7 @@ from cac311.config import Settings
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``callbacks`` subcommands."""
-    parser = sub.add_parser("callbacks", help="llamadas de seguimiento y de satisfacción")
+    parser = sub.add_parser("callbacks", help="follow-up and satisfaction callbacks")
     commands = parser.add_subparsers(dest="callbacks_command", required=True)
     schedule = commands.add_parser("schedule", help="run the callback scheduler once")
     schedule.set_defaults(handler=_schedule)

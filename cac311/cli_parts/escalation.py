@@ -14,7 +14,7 @@ def _cases_commands(sub: argparse._SubParsersAction) -> argparse._SubParsersActi
     """The subcommands of ``cases``, reusing the parser if another module created it."""
     parser = sub.choices.get("cases")
     if parser is None:
-        parser = sub.add_parser("cases", help="casos: tareas periódicas")
+        parser = sub.add_parser("cases", help="periodic case jobs (escalation)")
         return parser.add_subparsers(dest="cases_command", required=True)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):

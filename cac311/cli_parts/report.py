@@ -43,7 +43,7 @@ def _monthly(settings: Settings, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``report monthly``."""
-    report = sub.add_parser("report", help="informes y datos abiertos")
+    report = sub.add_parser("report", help="reports and open data")
     report_sub = report.add_subparsers(dest="report_command", required=True)
     monthly = report_sub.add_parser("monthly", help="datos abiertos del mes por entidad")
     monthly.add_argument("--month", required=True, help="mes de apertura de los casos, YYYY-MM")
