@@ -38,6 +38,7 @@ from ami.events import (
 )
 from ami.tracker import CallRecord, CallTracker, CallUpdate
 from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.phone import caller_id_candidates
 from case_core.services.calls import CallSnapshot, save_call
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,7 @@ def snapshot_of(record: CallRecord) -> CallSnapshot:
         server=record.server,
         uniqueid=record.uniqueid,
         linkedid=record.linkedid,
-        # The caller ID comes from outside (the trunk): never longer than its column.
-        caller_number=record.caller_number[:40] if record.caller_number else None,
+        caller_number=_stored_number(record.caller_number),
         queue=record.queue,
         entered_at=record.entered_at,
         answered_at=record.answered_at,
@@ -71,6 +71,15 @@ def snapshot_of(record: CallRecord) -> CallSnapshot:
         recording_path=record.recording_path,
         ivr_variables=record.ivr,
     )
+
+
+def _stored_number(caller_id: str | None) -> str | None:
+    """The caller ID as calls store it: E.164 when it is a phone number (so a citizen's calls
+    are found by their phones), else as sent, cut to its column (it comes from the trunk)."""
+    if not caller_id:
+        return None
+    candidates = caller_id_candidates(caller_id)
+    return candidates[0] if candidates else caller_id[:40]
 
 
 class AmiBridge:

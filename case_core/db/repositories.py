@@ -229,6 +229,8 @@ class CallRepository(_Repository):
         stmt = (
             select(CallRow)
             .where(CallRow.caller_number.in_(list(phones)))
+            # A call in which the caller chose to stay anonymous is not tied back to them.
+            .where(CallRow.ivr_variables["CAC311_ANONYMOUS"].astext.is_distinct_from("1"))
             .order_by(CallRow.entered_at.desc().nulls_last())
             .limit(limit)
         )

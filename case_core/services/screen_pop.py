@@ -217,7 +217,8 @@ async def build_pop(
         "call": {
             "uniqueid": call_uniqueid,
             "linkedid": linkedid,
-            "caller_number": caller_number,
+            # An anonymous denuncia keeps the caller's number from the agent too.
+            "caller_number": None if ivr["anonymous"] else caller_number,
             "channel": caller_channel,
             "server": server,
             "agent_interface": agent_interface,

@@ -91,7 +91,7 @@ async def test_answered_call_is_stored_with_timings_agent_recording_and_pop(seed
     await until(done)
     row = await _call(seeded, "1795475111.1")
     assert (row.hold_seconds, row.talk_seconds, row.abandoned) == (0, 5, False)
-    assert row.linkedid == "1795475111.0" and row.caller_number == "62345678"
+    assert row.linkedid == "1795475111.0" and row.caller_number == "+50762345678"
     assert row.agent_interface == AGENT_INTERFACE and row.agent_name == "Agente Ana"
     assert row.agent_user_id is not None
     assert row.recording_path == "/var/spool/asterisk/monitor/1795475111.1.wav"
@@ -214,7 +214,7 @@ async def test_a_call_row_that_cannot_be_stored_does_not_hold_back_the_others(se
     await bridge.drain(within=1.0)
     assert bridge.errors >= 1
     row = await _call(seeded, "1795475500.2")
-    assert row is not None and row.caller_number == "62345678"
+    assert row is not None and row.caller_number == "+50762345678"  # stored in E.164
     assert (await _call(seeded, "1795475500.3")).caller_number == "6" * 40
 
 

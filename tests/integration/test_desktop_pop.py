@@ -137,6 +137,7 @@ async def test_given_no_ivr_session_then_variables_then_caller_id_identify(seede
     anonymous = await _pop(seeded, uniqueid="9.5", linkedid="9.5", ivr_variables=variables)
     assert anonymous["identity"]["status"] == "anonymous"
     assert anonymous["identity"]["citizen"] is None and anonymous["cases"] == []
+    assert anonymous["call"]["caller_number"] is None  # the number would identify the caller
 
 
 async def test_given_pop_from_another_process_then_only_that_agents_socket_gets_it(

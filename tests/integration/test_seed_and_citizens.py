@@ -66,3 +66,26 @@ async def test_citizen_found_by_cedula_phone_and_search(uow_factory):
     assert [c.id for c in await search_citizens(uow_factory, "carlos")] == [cid]
     with pytest.raises(InvalidCedula):
         await save_citizen(uow_factory, CitizenData(cedula="99-1-1", first_name="X", last_name="Y"))
+
+
+async def test_an_anonymous_call_is_not_listed_with_the_phone_owners_calls(uow_factory):
+    from datetime import UTC, datetime
+
+    from case_core.db.models import CallRow
+
+    at = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    async with uow_factory() as uow:
+        for uniqueid, variables in (("1.1", {}), ("2.1", {"CAC311_ANONYMOUS": "1"})):
+            uow.session.add(
+                CallRow(
+                    server="pbx1",
+                    uniqueid=uniqueid,
+                    caller_number="61234567",
+                    entered_at=at,
+                    ivr_variables=variables,
+                )
+            )
+        await uow.commit()
+    async with uow_factory() as uow:
+        calls = await uow.calls.for_citizen_phones(["61234567"])
+    assert [c.uniqueid for c in calls] == ["1.1"]
