@@ -31,6 +31,7 @@ from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.domain.roles import can_supervise
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
 from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
+from case_core.metrics.report import FIGURE_COLUMNS
 from case_core.metrics.scorecards import (
     GOAL_CLOSED_30D_PERCENT,
     SCORECARD_DEFINITIONS,
@@ -67,19 +68,7 @@ SCORECARD_COLUMNS: tuple[str, ...] = (
     "entidad_nombre",
     "provincia",
     "distrito",
-    "casos_recibidos",
-    "casos_cerrados",
-    "cerrados_30d",
-    "cerrados_30d_base",
-    "cerrados_30d_pct",
-    "primera_accion_24h",
-    "primera_accion_24h_base",
-    "primera_accion_24h_pct",
-    "abiertos_vencidos",
-    "encuestas_satisfaccion",
-    "satisfaccion_promedio",
-    "seguimientos_completados",
-    "bajo_meta",
+    *FIGURE_COLUMNS,
 )
 
 # ?por= values (English as documented, Spanish accepted) -> scorecards(by=...)

@@ -11,33 +11,14 @@ types mirror those of ``ivr.backend`` field for field.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import Any
+
+from ivr.backend import Announcement, CaseStatusInfo, CitizenMatch
 
 KNOWN_CALLER_ID = "61234567"  # seeded demo citizen Juan Pérez (+50761234567)
 UNKNOWN_CALLER_ID = "62220000"
 KNOWN_CEDULA = "8-123-4567"
 FAKE_CASE_NUMBER = "2026000001"
-
-
-@dataclass(frozen=True)
-class Announcement:
-    entity_code: str
-    prompt_file: str | None
-
-
-@dataclass(frozen=True)
-class CitizenMatch:
-    citizen_id: int
-    cedula: str | None
-
-
-@dataclass(frozen=True)
-class CaseStatusInfo:
-    number: str
-    status: str
-    entity_code: str
-    days_left: int | None
 
 
 class FakeBackend:

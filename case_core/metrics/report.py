@@ -53,11 +53,8 @@ from case_core.metrics.scorecards import (
     scorecards,
 )
 
-ENTITY_COLUMNS: tuple[str, ...] = (
-    "mes",
-    "fecha_corte",
-    "entidad_codigo",
-    "entidad_nombre",
+# The figures of a scorecard, in publication order (the web export reuses them).
+FIGURE_COLUMNS: tuple[str, ...] = (
     "casos_recibidos",
     "casos_cerrados",
     "cerrados_30d",
@@ -71,6 +68,14 @@ ENTITY_COLUMNS: tuple[str, ...] = (
     "satisfaccion_promedio",
     "seguimientos_completados",
     "bajo_meta",
+)
+
+ENTITY_COLUMNS: tuple[str, ...] = (
+    "mes",
+    "fecha_corte",
+    "entidad_codigo",
+    "entidad_nombre",
+    *FIGURE_COLUMNS,
 )
 
 MONTHS_ES = (
