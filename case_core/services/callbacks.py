@@ -18,7 +18,7 @@ All decisions come from :mod:`case_core.domain.callbacks`; this module only read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -319,22 +319,16 @@ async def _create_followups(
         .where(CaseRow.status != CaseStatus.CERRADO.value, ~has_followup, _eligible_contact())
         .order_by(CaseRow.id)
     )
-    last_id = 0
-    while True:
-        batch = (
-            await uow.session.execute(base.where(CaseRow.id > last_id).limit(CREATE_BATCH))
-        ).all()
-        if not batch:
-            return
-        last_id = batch[-1][0].id
-        phones = await _phones(uow, [c.id for _, c in batch if c is not None])
-        for case, citizen in batch:
-            plan = plan_followup(
-                opened_at=case.opened_at, due_at=case.due_at, now=now, policy=policy
-            )
-            if _add(uow, case, citizen, phones, plan, now, policy, report):
-                report.created_followups += 1
-        await uow.session.flush()
+    report.created_followups += await _create_in_batches(
+        uow,
+        base,
+        lambda case: plan_followup(
+            opened_at=case.opened_at, due_at=case.due_at, now=now, policy=policy
+        ),
+        now,
+        policy,
+        report,
+    )
 
 
 async def _create_satisfaction(
@@ -358,20 +352,44 @@ async def _create_satisfaction(
         )
         .order_by(CaseRow.id)
     )
+
+    def plan(case: CaseRow) -> Plan:
+        assert case.closed_at is not None  # closed cases only (and a check constraint)
+        return plan_satisfaction(closed_at=case.closed_at, now=now, policy=policy)
+
+    report.created_satisfaction += await _create_in_batches(
+        uow,
+        base,
+        plan,
+        now,
+        policy,
+        report,
+    )
+
+
+async def _create_in_batches(
+    uow: UnitOfWork,
+    base: Select[Any],
+    plan_for: Callable[[CaseRow], Plan],
+    now: datetime,
+    policy: CallbackPolicy,
+    report: ScheduleReport,
+) -> int:
+    """Walk the (case, citizen) rows of ``base`` in id order, CREATE_BATCH at a time, and add
+    the callback ``plan_for`` plans for each; returns how many were added."""
+    created = 0
     last_id = 0
     while True:
         batch = (
             await uow.session.execute(base.where(CaseRow.id > last_id).limit(CREATE_BATCH))
         ).all()
         if not batch:
-            return
+            return created
         last_id = batch[-1][0].id
         phones = await _phones(uow, [c.id for _, c in batch if c is not None])
         for case, citizen in batch:
-            assert case.closed_at is not None
-            plan = plan_satisfaction(closed_at=case.closed_at, now=now, policy=policy)
-            if _add(uow, case, citizen, phones, plan, now, policy, report):
-                report.created_satisfaction += 1
+            if _add(uow, case, citizen, phones, plan_for(case), now, policy, report):
+                created += 1
         await uow.session.flush()
 
 
