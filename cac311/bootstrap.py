@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -118,7 +118,6 @@ async def start_ivr(rt: Runtime) -> None:
         return server.port > 0
 
     rt.health.add("ivr", listening)
-    log.info("FastAGI listening on %s:%s", bind.host, server.port)
 
 
 async def start_ami(rt: Runtime) -> None:
@@ -297,14 +296,27 @@ async def run_parts(
 ) -> int:
     """Run the given parts until ``stop`` is set or the process gets SIGINT/SIGTERM."""
     stop = stop or asyncio.Event()
+    with stop_on_signals(stop):
+        async with running_parts(settings, parts):
+            await stop.wait()
+            log.info("stopping %s", ", ".join(sorted(parts)))
+    return 0
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT/SIGTERM while inside the block (where the loop allows it)."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    async with running_parts(settings, parts):
-        await stop.wait()
-        log.info("stopping %s", ", ".join(sorted(parts)))
-    return 0
+    try:
+        yield
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 async def serve_health(stack: AsyncExitStack, health: Health, host: str, port: int) -> int:

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import secrets
 import shutil
-import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from asterisk_sim.traffic import TrafficGenerator, TrafficProfile, TrafficSimulator
-from cac311.bootstrap import PARTS, Runtime, running_parts
+from cac311.bootstrap import PARTS, Runtime, running_parts, stop_on_signals
 from cac311.config import AmiServer, HostPort, Settings
 from cac311.embedded_pg import EmbeddedPostgres, ensure_database
 from case_core.db.engine import make_engine, make_sessionmaker
@@ -305,11 +304,7 @@ async def run_demo(
 ) -> int:
     """Run the demo until ``stop`` is set or SIGINT/SIGTERM arrives."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
+    with stop_on_signals(stop):
         async with running_demo(settings, options, database_url=database_url) as demo:
             print(banner(demo, options), flush=True)
             while not stop.is_set():
@@ -324,9 +319,5 @@ async def run_demo(
                         flush=True,
                     )
             print("Deteniendo la demostración...", flush=True)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(sig)
     print("Demostración detenida.", flush=True)
     return 0
