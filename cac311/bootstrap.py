@@ -21,7 +21,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cac311.config import AmiServer, Settings
+from cac311.config import Settings
 from cac311.health import Health
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.uow import UnitOfWorkFactory
@@ -75,7 +75,15 @@ class Runtime:
         from ami.client import AmiAuthError, AmiClient, AmiConfig
 
         for server in self.settings.ami_servers:
-            client = AmiClient(_ami_config(AmiConfig, server))
+            client = AmiClient(
+                AmiConfig(
+                    host=server.host,
+                    port=server.port,
+                    username=server.username,
+                    secret=server.secret,
+                    server=server.name,
+                )
+            )
             try:
                 await client.start()
             except AmiAuthError:
@@ -84,16 +92,6 @@ class Runtime:
             self.ami_clients[server.name] = client
             self.health.add(f"ami:{server.name}", _ami_check(client))
         return self.ami_clients
-
-
-def _ami_config(config_type, server: AmiServer):  # type: ignore[no-untyped-def]
-    return config_type(
-        host=server.host,
-        port=server.port,
-        username=server.username,
-        secret=server.secret,
-        server=server.name,
-    )
 
 
 def _ami_check(client) -> Callable[[], Awaitable[bool]]:  # type: ignore[no-untyped-def]

@@ -15,10 +15,11 @@ it); a malformed or unsatisfiable bytes range gets 416 with ``Content-Range: byt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -99,6 +100,17 @@ def _templates() -> Environment:
     return env
 
 
+@contextlib.contextmanager
+def _call_errors() -> Iterator[None]:
+    """The HTTP answer to a call that does not exist or may not be heard."""
+    try:
+        yield
+    except CallNotFound:
+        raise web.HTTPNotFound(text="Llamada no encontrada.") from None
+    except AccessDenied:
+        raise web.HTTPForbidden(text="No tiene permiso para escuchar esta grabación.") from None
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -167,7 +179,7 @@ class _RecordingViews:
     async def page(self, request: web.Request) -> web.Response:
         actor = await self._actor(request)
         call_id = self._call_id(request)
-        try:
+        with _call_errors():
             view = await service.describe_call(
                 self.uow_factory,
                 self.settings,
@@ -176,10 +188,6 @@ class _RecordingViews:
                 now=self.clock(),
                 store=self.store,
             )
-        except CallNotFound:
-            raise web.HTTPNotFound(text="Llamada no encontrada.") from None
-        except AccessDenied:
-            raise web.HTTPForbidden(text="No tiene permiso para escuchar esta grabación.") from None
         return self._html(
             "grabacion.html",
             view=view,
@@ -192,18 +200,15 @@ class _RecordingViews:
         call_id = self._call_id(request)
         download = request.query.get("download") == "1"
         try:
-            playback = await service.open_playback(
-                self.uow_factory,
-                self.settings,
-                actor=actor,
-                call_id=call_id,
-                now=self.clock(),
-                store=self.store,
-            )
-        except CallNotFound:
-            raise web.HTTPNotFound(text="Llamada no encontrada.") from None
-        except AccessDenied:
-            raise web.HTTPForbidden(text="No tiene permiso para escuchar esta grabación.") from None
+            with _call_errors():
+                playback = await service.open_playback(
+                    self.uow_factory,
+                    self.settings,
+                    actor=actor,
+                    call_id=call_id,
+                    now=self.clock(),
+                    store=self.store,
+                )
         except RecordingUnavailable as err:
             if err.state == "purged":
                 raise web.HTTPGone(text=PURGED_MESSAGE.capitalize() + ".") from None
