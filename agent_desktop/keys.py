@@ -19,6 +19,6 @@ SETTINGS = web.AppKey("desktop_settings", Settings)
 UOW = web.AppKey("desktop_uow_factory", UnitOfWorkFactory)
 ENGINE = web.AppKey("desktop_engine", AsyncEngine)
 QUEUE_CONTROL = web.AppKey("desktop_queue_control", QueueControl)
-CLOCK = web.AppKey("desktop_clock", Clock)  # type: ignore[arg-type]
+CLOCK: web.AppKey[Clock] = web.AppKey("desktop_clock")
 TEMPLATES = web.AppKey("desktop_templates", jinja2.Environment)
 IDLE_TIMEOUT = web.AppKey("desktop_idle_timeout", float)

@@ -129,8 +129,9 @@ async def end_session(uow_factory: UnitOfWorkFactory, token: str) -> None:
 async def purge_expired(uow_factory: UnitOfWorkFactory, *, now: datetime) -> int:
     """Delete sessions past their absolute expiry; returns how many."""
     async with uow_factory() as uow:
-        result = await uow.session.execute(
-            delete(WebSessionRow).where(WebSessionRow.expires_at <= now)
+        purged = await uow.session.scalars(
+            delete(WebSessionRow).where(WebSessionRow.expires_at <= now).returning(WebSessionRow.id)
         )
+        count = len(purged.all())
         await uow.commit()
-        return result.rowcount or 0
+        return count

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import text
@@ -25,6 +26,9 @@ from cac311.config import Settings
 from cac311.health import Health
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.uow import UnitOfWorkFactory
+
+if TYPE_CHECKING:  # the AMI client is imported only by the parts that use it
+    from ami.client import AmiClient
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +68,11 @@ class Runtime:
     health: Health
     stack: AsyncExitStack
     clock: Callable[[], datetime] = utc_now
-    ami_clients: dict[str, object] = field(default_factory=dict)
+    ami_clients: dict[str, AmiClient] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     web_app: web.Application | None = None
 
-    async def ami(self) -> dict[str, object]:
+    async def ami(self) -> dict[str, AmiClient]:
         """One AMI client per configured server, started once per process."""
         if self.ami_clients:
             return self.ami_clients
@@ -94,7 +98,7 @@ class Runtime:
         return self.ami_clients
 
 
-def _ami_check(client) -> Callable[[], Awaitable[bool]]:  # type: ignore[no-untyped-def]
+def _ami_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return client.state == "up"
 
@@ -136,11 +140,11 @@ async def start_ami(rt: Runtime) -> None:
     from case_core.metrics.outages import record_link_down
 
     clients = await rt.ami()
-    detachers = [bridge.attach(client) for client in clients.values()]  # type: ignore[arg-type]
+    detachers = [bridge.attach(client) for client in clients.values()]
     for client in clients.values():
-        if client.state != "up":  # type: ignore[attr-defined]
+        if client.state != "up":
             # Down from the start: metrics must know calls were not seen.
-            await record_link_down(rt.uow_factory, client.config.server, rt.clock())  # type: ignore[attr-defined]
+            await record_link_down(rt.uow_factory, client.config.server, rt.clock())
 
     async def detach() -> None:
         # Runs before the clients stop and the engine closes: from now on no call is
@@ -168,7 +172,7 @@ async def start_web(rt: Runtime) -> None:
         rt.settings,
         uow_factory=rt.uow_factory,
         engine=rt.engine,
-        queue_control=AmiQueueControl(clients),  # type: ignore[arg-type]
+        queue_control=AmiQueueControl(clients),
         clock=rt.clock,
     )
     setup_recordings_routes(
@@ -240,11 +244,13 @@ async def start_dialer(rt: Runtime) -> None:
     rt.health.add("dialer", running)
 
 
-ESCALATION_INTERVAL_SECONDS = 600.0
+JOBS_INTERVAL_SECONDS = 600.0
 
 
 async def _escalation_loop(rt: Runtime) -> None:
-    """Escalate cases at SLA risk or without a first action, every few minutes."""
+    """Every few minutes: escalate cases at SLA risk or without a first action, and delete
+    desktop sessions past their absolute expiry (a browser that never came back)."""
+    from agent_desktop.sessions import purge_expired
     from case_core.services.escalation import escalate
 
     while True:
@@ -252,9 +258,10 @@ async def _escalation_loop(rt: Runtime) -> None:
             report = await escalate(rt.uow_factory, rt.clock(), rt.settings.tz)
             if report.total:
                 log.info("escalated %d cases", report.total)
+            await purge_expired(rt.uow_factory, now=rt.clock())
         except Exception:
-            log.exception("case escalation run failed")
-        await asyncio.sleep(ESCALATION_INTERVAL_SECONDS)
+            log.exception("periodic jobs run failed")
+        await asyncio.sleep(JOBS_INTERVAL_SECONDS)
 
 
 STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {

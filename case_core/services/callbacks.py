@@ -369,7 +369,7 @@ async def _create_satisfaction(
 
 async def _create_in_batches(
     uow: UnitOfWork,
-    base: Select[Any],
+    base: Select[CaseRow, CitizenRow],
     plan_for: Callable[[CaseRow], Plan],
     now: datetime,
     policy: CallbackPolicy,

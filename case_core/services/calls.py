@@ -71,12 +71,12 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
             )
         # A later snapshot never erases what an earlier one knew.
         keep = {k for k, v in values.items() if v is None or v == {}}
-        stmt = insert(CallRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        row = insert(CallRow).values(**values)
+        upsert = row.on_conflict_do_update(
             index_elements=[CallRow.server, CallRow.uniqueid],
-            set_={k: stmt.excluded[k] for k in values if k not in keep | {"server", "uniqueid"}},
+            set_={k: row.excluded[k] for k in values if k not in keep | {"server", "uniqueid"}},
         ).returning(CallRow.id)
-        call_id = (await uow.session.execute(stmt)).scalar_one()
+        call_id = (await uow.session.execute(upsert)).scalar_one()
         # Live views (the wallboard) listen for this to refresh within a second.
         await uow.session.execute(
             text("SELECT pg_notify(:channel, :payload)"),

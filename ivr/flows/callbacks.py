@@ -13,6 +13,8 @@ agi-callback-survey); the dialplan greets the citizen (``callback_saludo``) and 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from ivr.agi.channel import AgiChannel
 from ivr.agi.errors import AgiHangup
 from ivr.backend import BackendUnavailable, CallbackInfo, IvrBackend
@@ -31,7 +33,12 @@ async def satisfaction(channel: AgiChannel, backend: IvrBackend) -> None:
     await _run(channel, backend, "satisfaction", _survey)
 
 
-async def _run(channel: AgiChannel, backend: IvrBackend, route: str, body) -> None:  # type: ignore[no-untyped-def]
+async def _run(
+    channel: AgiChannel,
+    backend: IvrBackend,
+    route: str,
+    body: Callable[[CallContext, CallbackInfo], Awaitable[str]],
+) -> None:
     raw_id = (await channel.get_variable("CAC311_CALLBACK_ID") or "").strip()
     callback_id = int(raw_id) if raw_id.isdigit() else None
     ctx = CallContext(channel, backend, route)

@@ -19,7 +19,7 @@ from case_core.domain.cedula import parse_dtmf_cedula
 from case_core.domain.errors import InvalidCedula
 from ivr.agi.channel import AgiChannel
 from ivr.agi.errors import AgiHangup
-from ivr.backend import BackendUnavailable, IvrBackend
+from ivr.backend import BackendUnavailable, CaseStatusInfo, IvrBackend
 from ivr.flows.context import CallContext
 from ivr.prompts.catalogue import (
     CASE_STATUS_PROMPTS,
@@ -235,7 +235,7 @@ async def _ask_case_number(ctx: CallContext) -> str:
     raise ToAgent("numero_caso_no_valido")
 
 
-async def _say_status(ctx: CallContext, info) -> None:  # type: ignore[no-untyped-def]
+async def _say_status(ctx: CallContext, info: CaseStatusInfo) -> None:
     channel = ctx.channel
     await ctx.play("su_caso_esta")
     await ctx.play(CASE_STATUS_PROMPTS[info.status])

@@ -237,3 +237,21 @@ def test_given_a_search_request_then_the_access_log_omits_the_query(caplog):
     with caplog.at_level(logging.INFO, logger="test.access"):
         AccessLogger(logger, "").log(request, web.Response(status=200), 0.01)
     assert "/ciudadanos" in caplog.text and "8-123-4567" not in caplog.text
+
+
+async def test_sessions_past_their_absolute_expiry_are_purged(seeded):
+    from datetime import UTC, datetime, timedelta
+
+    from agent_desktop.sessions import create_session, purge_expired
+
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    async with seeded() as uow:
+        user = await uow.users.by_username("agente1")
+    await create_session(
+        seeded, user_id=user.id, now=now - timedelta(hours=9), max_age_seconds=8 * 3600
+    )
+    live = await create_session(seeded, user_id=user.id, now=now, max_age_seconds=8 * 3600)
+    assert await purge_expired(seeded, now=now) == 1
+    async with seeded() as uow:
+        hashes = (await uow.session.scalars(select(WebSessionRow.token_hash))).all()
+    assert hashes == [hash_token(live)]
