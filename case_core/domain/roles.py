@@ -9,16 +9,30 @@ from enum import StrEnum
 class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
-    LIAISON = "liaison"  # enlace: works the cases of one entity
-    AUDITOR = "auditor"  # quality auditor: listens to recordings
+    LIAISON = "liaison"  # Enlace Operativo: works the cases of one entity
+    LIAISON_EXEC = "liaison_exec"  # Enlace Ejecutivo: the entity's accountable officer
+    LIAISON_CONTACT = "liaison_contact"  # Enlace de Contacto: one regional office of an entity
+    AUDITOR = "auditor"  # quality auditor (asesor de calidad)
+    CONTACT_CENTER = "contact_center"  # Centro de Contactos: callbacks and surveys
     ADMIN = "admin"
+
+
+# Every role that belongs to an entity (users.entity_id is set exactly for these).
+LIAISON_ROLES = frozenset({Role.LIAISON, Role.LIAISON_EXEC, Role.LIAISON_CONTACT})
+
+
+def is_liaison(role: Role | str) -> bool:
+    return role in LIAISON_ROLES
 
 
 ROLE_LABELS = {
     Role.AGENT: "Agente",
     Role.SUPERVISOR: "Supervisor",
-    Role.LIAISON: "Enlace institucional",
+    Role.LIAISON: "Enlace Operativo",
+    Role.LIAISON_EXEC: "Enlace Ejecutivo",
+    Role.LIAISON_CONTACT: "Enlace de Contacto",
     Role.AUDITOR: "Auditor de calidad",
+    Role.CONTACT_CENTER: "Centro de Contactos",
     Role.ADMIN: "Administrador",
 }
 
@@ -31,6 +45,7 @@ class Actor:
     username: str
     role: Role
     entity_id: int | None = None
+    office_id: int | None = None  # the regional office of an Enlace de Contacto
 
 
 SYSTEM = Actor(None, "sistema", Role.ADMIN)

@@ -99,7 +99,7 @@ def test_the_schema_has_a_single_head_and_matches_the_models():
     from case_core.db.migrate import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config("postgresql+asyncpg://unused/x"))
-    assert script.get_heads() == ["0008_phone"]
+    assert len(script.get_heads()) == 1, script.get_heads()
 
 
 async def test_migrated_schema_has_no_difference_from_the_models(migrated_database):

@@ -11,6 +11,7 @@ from case_core.db.models.directory import (
     AnnouncementRow,
     EntityRow,
     KnowledgeArticleRow,
+    OfficeRow,
     ServiceRow,
 )
 from case_core.db.models.escalations import CaseEscalationRow  # noqa: F401
@@ -32,6 +33,7 @@ __all__ = [
     "IvrSessionRow",
     "IvrStepRow",
     "KnowledgeArticleRow",
+    "OfficeRow",
     "ServiceRow",
     "SurveyAnswerRow",
     "UserRow",

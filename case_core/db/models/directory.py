@@ -25,6 +25,30 @@ class EntityRow(CreatedAt, Base):
     services: Mapped[list[ServiceRow]] = relationship(back_populates="entity", lazy="raise")
 
 
+class OfficeRow(CreatedAt, Base):
+    """An office of an entity: its head office, a regional office or a department.
+
+    Enlaces de Contacto belong to one; an Enlace Operativo may pass a case to one."""
+
+    __tablename__ = "entity_offices"
+    __table_args__ = (
+        UniqueConstraint("entity_id", "name"),
+        CheckConstraint("kind IN ('sede','regional','departamento')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(160))
+    kind: Mapped[str] = mapped_column(String(12), default="sede")
+    province: Mapped[str | None] = mapped_column(String(60))
+    district: Mapped[str | None] = mapped_column(String(80))
+    address: Mapped[str | None] = mapped_column(Text)
+    hours: Mapped[str | None] = mapped_column(String(200))
+    phones: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
 class ServiceRow(CreatedAt, Base):
     __tablename__ = "services"
     __table_args__ = (

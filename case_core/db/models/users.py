@@ -11,15 +11,24 @@ from case_core.db.models.base import Base, CreatedAt
 class UserRow(CreatedAt, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('agent','supervisor','liaison','auditor','admin')", name="role"),
-        CheckConstraint("(role = 'liaison') = (entity_id IS NOT NULL)", name="liaison_entity"),
+        CheckConstraint(
+            "role IN ('agent','supervisor','liaison','liaison_exec','liaison_contact',"
+            "'auditor','contact_center','admin')",
+            name="role",
+        ),
+        CheckConstraint(
+            "(role IN ('liaison','liaison_exec','liaison_contact')) = (entity_id IS NOT NULL)",
+            name="liaison_entity",
+        ),
+        CheckConstraint("office_id IS NULL OR entity_id IS NOT NULL", name="office_entity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(12))
+    role: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id"))
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("entity_offices.id"))
     password_hash: Mapped[str] = mapped_column(String(200))
     phone_interface: Mapped[str | None] = mapped_column(String(80), unique=True)  # PJSIP/1001
     active: Mapped[bool] = mapped_column(default=True)
