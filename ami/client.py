@@ -52,7 +52,15 @@ from ami.events import (
     Resync,
     to_event,
 )
-from ami.protocol import AmiParser, Banner, Event, FieldsIn, Response, encode_action
+from ami.protocol import (
+    AmiParser,
+    AmiProtocolError,
+    Banner,
+    Event,
+    FieldsIn,
+    Response,
+    encode_action,
+)
 
 log = logging.getLogger(__name__)
 
@@ -575,6 +583,9 @@ class AmiClient:
                     self._on_message(link, message, at)
         except (ConnectionError, OSError) as exc:
             reason = f"read error: {type(exc).__name__}"
+        except AmiProtocolError as exc:  # a peer beyond every bound is not our Asterisk
+            reason = f"protocol error: {exc}"
+            log.warning("AMI %s: dropping the link: %s", self.config.server, exc)
         finally:
             link.close(reason)
 

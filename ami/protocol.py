@@ -137,52 +137,87 @@ def parse_block(block: bytes) -> Response | Event | Unknown | None:
     return Unknown(fields)
 
 
+class AmiProtocolError(ValueError):
+    """The peer sent more than a real Asterisk ever does (an oversize line or message)."""
+
+
+#: Largest message accepted (a real one is under 4 KiB; a long ``Command`` output stays
+#: well below this).
+MAX_MESSAGE_BYTES = 1024 * 1024
+#: Largest banner line accepted.
+MAX_BANNER_BYTES = 1024
+
+
 def parse_buffer(data: bytes, *, expect_banner: bool) -> tuple[list[Message], bytes, bool]:
     """Parse complete messages from ``data``.
 
     Returns ``(messages, rest, expect_banner)``: the unparsed tail and whether the banner
     is still awaited (it is consumed once, when its line is complete).
     """
-    messages: list[Message] = []
-    pos = 0
-    if expect_banner:
-        eol = data.find(EOL)
-        if eol < 0:
-            return messages, data, True
-        line = data[:eol].decode("utf-8", errors="replace")
-        if line.startswith(BANNER_PREFIX):
-            messages.append(Banner(line))
-            pos = eol + len(EOL)
-        expect_banner = False
-    while True:
-        end = data.find(END, pos)
-        if end < 0:
-            break
-        parsed = parse_block(data[pos:end])
-        if parsed is not None:
-            messages.append(parsed)
-        pos = end + len(END)
-    return messages, data[pos:], expect_banner
+    parser = AmiParser(expect_banner=expect_banner)
+    messages = parser.feed(data)
+    return messages, parser.pending, parser.expect_banner
 
 
 class AmiParser:
-    """Incremental parser: ``feed(bytes) -> [messages]``, keeping partial data between calls."""
+    """Incremental parser: ``feed(bytes) -> [messages]``, keeping partial data between calls.
+
+    Linear time: the search for the end of a message resumes where the last one stopped
+    (minus the three bytes an ``\\r\\n\\r\\n`` split across chunks may have left), so each
+    byte is scanned once. A message larger than `MAX_MESSAGE_BYTES` or a banner longer than
+    `MAX_BANNER_BYTES` raises AmiProtocolError: drop that peer.
+    """
 
     def __init__(self, *, expect_banner: bool = True) -> None:
-        self._rest = b""
+        self._buf = bytearray()
+        self._scanned = 0  # bytes of _buf already searched for END
         self._expect_banner = expect_banner
+
+    @property
+    def expect_banner(self) -> bool:
+        """True until the banner line has been consumed."""
+        return self._expect_banner
 
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes; return every message completed by them."""
-        messages, self._rest, self._expect_banner = parse_buffer(
-            self._rest + data, expect_banner=self._expect_banner
-        )
+        messages: list[Message] = []
+        buf = self._buf
+        buf += data
+        pos = 0
+        if self._expect_banner:
+            eol = buf.find(EOL)
+            if eol < 0:
+                if len(buf) > MAX_BANNER_BYTES:
+                    raise AmiProtocolError("AMI banner line too long")
+                return messages
+            line = bytes(buf[:eol]).decode("utf-8", errors="replace")
+            if line.startswith(BANNER_PREFIX):
+                messages.append(Banner(line))
+                pos = eol + len(EOL)
+            self._expect_banner = False
+            self._scanned = pos
+        while True:
+            end = buf.find(END, max(pos, self._scanned - (len(END) - 1)))
+            if end < 0:
+                self._scanned = len(buf)
+                break
+            if end - pos > MAX_MESSAGE_BYTES:
+                raise AmiProtocolError("AMI message too large")
+            parsed = parse_block(bytes(buf[pos:end]))
+            if parsed is not None:
+                messages.append(parsed)
+            pos = end + len(END)
+            self._scanned = pos
+        del buf[:pos]
+        self._scanned -= pos
+        if len(buf) > MAX_MESSAGE_BYTES:
+            raise AmiProtocolError("AMI message too large")
         return messages
 
     @property
     def pending(self) -> bytes:
         """Bytes received but not yet forming a complete message."""
-        return self._rest
+        return bytes(self._buf)
 
 
 FieldsIn = Mapping[str, object] | Iterable[tuple[str, object]]

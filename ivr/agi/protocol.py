@@ -21,7 +21,7 @@ What Asterisk 22 sends (see ../shared/asterisk/agi-*.jsonl), every line ending i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ivr.agi.errors import AgiProtocolError
@@ -29,7 +29,13 @@ from ivr.agi.errors import AgiProtocolError
 #: Largest environment block accepted (a real one is under 1 KiB).
 MAX_ENV_BYTES = 64 * 1024
 #: Largest single reply line accepted before we call the peer broken.
-MAX_LINE_BYTES = 64 * 1024
+MAX_LINE_BYTES = 16 * 1024
+#: Largest reply, all its lines together (a real 520 usage block is under 2 KiB).
+MAX_REPLY_BYTES = 64 * 1024
+#: Most lines in one reply (a real 520 usage block has about 20).
+MAX_REPLY_LINES = 256
+#: Most ``HANGUP`` notices in front of one reply (Asterisk writes one).
+MAX_HANGUP_LINES = 4
 
 _HANGUP_LINE = b"HANGUP"
 _STATUS_RE = re.compile(rb"^(\d{3})([ -])(.*)$", re.DOTALL)
@@ -200,70 +206,9 @@ class AgiReply:
 
 def parse_replies(buffer: bytes) -> tuple[list[AgiReply], bytes]:
     """Parse every complete reply in ``buffer``; return them and the unparsed rest."""
-    replies: list[AgiReply] = []
-    pos = 0
-    while True:
-        reply, consumed = _parse_one(buffer, pos)
-        if reply is None:
-            break
-        replies.append(reply)
-        pos = consumed
-    rest = buffer[pos:]
-    if b"\n" not in rest and len(rest) > MAX_LINE_BYTES:
-        raise AgiProtocolError("reply line too long")
-    return replies, rest
-
-
-def _lines(buffer: bytes, pos: int) -> Iterator[tuple[bytes, int]]:
-    """Yield (line without EOL, position after it) for complete lines from ``pos``."""
-    while True:
-        nl = buffer.find(b"\n", pos)
-        if nl < 0:
-            return
-        line = buffer[pos:nl]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        pos = nl + 1
-        yield line, pos
-
-
-def _parse_one(buffer: bytes, start: int) -> tuple[AgiReply | None, int]:
-    hangup_seen = False
-    usage: list[str] = []
-    in_usage = False
-    for line, end in _lines(buffer, start):
-        if in_usage:
-            m = _STATUS_RE.match(line)
-            if m and m.group(1) == b"520" and m.group(2) == b" ":
-                usage.append(_decode(m.group(3)))
-                return (
-                    AgiReply(
-                        code=520,
-                        text="\n".join(usage),
-                        hangup_seen=hangup_seen,
-                        raw=buffer[start:end],
-                    ),
-                    end,
-                )
-            usage.append(_decode(line))
-            continue
-        if line == _HANGUP_LINE:
-            hangup_seen = True
-            continue
-        m = _STATUS_RE.match(line)
-        if not m:
-            raise AgiProtocolError("unexpected line from Asterisk")
-        code = int(m.group(1))
-        body = _decode(m.group(3))
-        if m.group(2) == b"-":
-            in_usage = True
-            usage.append(body)
-            continue
-        raw = buffer[start:end]
-        if code == 200:
-            return _parse_200(body, hangup_seen, raw), end
-        return AgiReply(code=code, text=body, hangup_seen=hangup_seen, raw=raw), end
-    return None, start
+    parser = AgiReplyParser()
+    replies = parser.feed(buffer)
+    return replies, parser.pending
 
 
 def _parse_200(body: str, hangup_seen: bool, raw: bytes) -> AgiReply:
@@ -297,20 +242,97 @@ def _decode(b: bytes) -> str:
 
 
 class AgiReplyParser:
-    """Feed-style wrapper around `parse_replies` that keeps the unparsed rest."""
+    """Incremental, bounded reply parser: every byte is looked at once (linear time).
+
+    State between feeds: the lines of the reply in progress (``HANGUP`` notices, the lines
+    of a 520 usage block) and at most one incomplete line. Bounds: a line longer than
+    `MAX_LINE_BYTES`, a reply longer than `MAX_REPLY_BYTES` or `MAX_REPLY_LINES`, or more
+    than `MAX_HANGUP_LINES` ``HANGUP`` notices in front of one reply raise AgiProtocolError:
+    the caller drops the peer (a real Asterisk never comes near them).
+    """
 
     def __init__(self) -> None:
-        self._rest = b""
+        self._buf = bytearray()  # at most one incomplete line after each feed
+        self._raw: list[bytes] = []  # lines (with EOL) of the reply in progress
+        self._raw_bytes = 0
+        self._hangups = 0
+        self._usage: list[str] | None = None  # lines of a 520 block in progress
 
     def feed(self, data: bytes) -> list[AgiReply]:
         """Add bytes; return the replies they complete."""
-        replies, self._rest = parse_replies(self._rest + data)
+        replies: list[AgiReply] = []
+        buf = self._buf
+        # Only the incomplete line kept from the last feed needs scanning again, and it is
+        # bounded by MAX_LINE_BYTES, so the work stays proportional to the bytes received.
+        buf += data
+        pos = 0
+        while True:
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                break
+            if nl - pos > MAX_LINE_BYTES:
+                raise AgiProtocolError("reply line too long")
+            raw_line = bytes(buf[pos : nl + 1])
+            pos = nl + 1
+            reply = self._on_line(raw_line)
+            if reply is not None:
+                replies.append(reply)
+        del buf[:pos]
+        if len(buf) > MAX_LINE_BYTES:
+            raise AgiProtocolError("reply line too long")
         return replies
+
+    def _on_line(self, raw_line: bytes) -> AgiReply | None:
+        line = raw_line[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        self._raw.append(raw_line)
+        self._raw_bytes += len(raw_line)
+        if self._raw_bytes > MAX_REPLY_BYTES or len(self._raw) > MAX_REPLY_LINES:
+            raise AgiProtocolError("reply too long")
+        if self._usage is not None:
+            m = _STATUS_RE.match(line)
+            if m and m.group(1) == b"520" and m.group(2) == b" ":
+                self._usage.append(_decode(m.group(3)))
+                return self._finish(code=520, text="\n".join(self._usage))
+            self._usage.append(_decode(line))
+            return None
+        if line == _HANGUP_LINE:
+            self._hangups += 1
+            if self._hangups > MAX_HANGUP_LINES:
+                raise AgiProtocolError("too many HANGUP lines")
+            return None
+        m = _STATUS_RE.match(line)
+        if not m:
+            raise AgiProtocolError("unexpected line from Asterisk")
+        code = int(m.group(1))
+        body = _decode(m.group(3))
+        if m.group(2) == b"-":
+            self._usage = [body]
+            return None
+        if code == 200:
+            reply = _parse_200(body, self._hangups > 0, b"".join(self._raw))
+            self._reset()
+            return reply
+        return self._finish(code=code, text=body)
+
+    def _finish(self, *, code: int, text: str) -> AgiReply:
+        reply = AgiReply(
+            code=code, text=text, hangup_seen=self._hangups > 0, raw=b"".join(self._raw)
+        )
+        self._reset()
+        return reply
+
+    def _reset(self) -> None:
+        self._raw = []
+        self._raw_bytes = 0
+        self._hangups = 0
+        self._usage = None
 
     @property
     def pending(self) -> bytes:
         """Bytes received but not yet part of a complete reply."""
-        return self._rest
+        return b"".join(self._raw) + bytes(self._buf)
 
 
 def quote_arg(value: str, *, always: bool = False) -> str:
