@@ -112,7 +112,9 @@ async def start_ivr(rt: Runtime) -> None:
 
     backend = DatabaseBackend(rt.uow_factory, tz=rt.settings.tz, clock=rt.clock)
     bind = rt.settings.fastagi_bind
-    server = FastAgiServer(build_routes(backend), bind.host, bind.port)
+    server = FastAgiServer(
+        build_routes(backend), bind.host, bind.port, allow=rt.settings.fastagi_allow
+    )
     await rt.stack.enter_async_context(server)
     rt.ports["ivr"] = server.port
 

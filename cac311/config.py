@@ -45,7 +45,9 @@ class Settings:
     ami_servers: tuple[AmiServer, ...] = (
         AmiServer("pbx1", "127.0.0.1", 5038, "cac311", "change-me"),
     )
-    fastagi_bind: HostPort = HostPort("0.0.0.0", 4573)
+    fastagi_bind: HostPort = HostPort("127.0.0.1", 4573)
+    #: Asterisk hosts (addresses or networks) allowed to open FastAGI sessions.
+    fastagi_allow: tuple[str, ...] = ("127.0.0.1", "::1")
     http_bind: HostPort = HostPort("127.0.0.1", 8080)
     health_bind: HostPort = HostPort("127.0.0.1", 8081)
     recordings_dir: Path = Path("var/recordings")
@@ -161,6 +163,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["database_url"] = normalise_database_url(url)
     if (raw := get("FASTAGI_BIND")) is not None:
         values["fastagi_bind"] = _host_port("FASTAGI_BIND", raw)
+    if (raw := get("FASTAGI_ALLOW")) is not None:
+        values["fastagi_allow"] = _networks("FASTAGI_ALLOW", raw)
     if (raw := get("HTTP_BIND")) is not None:
         values["http_bind"] = _host_port("HTTP_BIND", raw)
     if (raw := get("HEALTH_BIND")) is not None:
@@ -200,6 +204,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _networks(name: str, raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ConfigError(f"{PREFIX}{name} must list at least one address or network")
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: not an address or network: {item!r}") from None
+    return items
 
 
 def normalise_database_url(url: str) -> str:

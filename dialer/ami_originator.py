@@ -51,4 +51,4 @@ class AmiOriginator:
             )
         except AmiActionError:
             return OriginateResult("Error", 0)
-        return OriginateResult(response.response, response.reason)
+        return OriginateResult(response.response, response.reason, response.uniqueid)

@@ -52,6 +52,7 @@ CALLBACK_EXTEN = "s"
 CALLBACK_PRIORITY = 1
 VAR_CALLBACK_ID = "CAC311_CALLBACK_ID"
 VAR_CALLBACK_KIND = "CAC311_CALLBACK_KIND"
+VAR_CALLBACK_TOKEN = "CAC311_CALLBACK_TOKEN"
 
 REASON_OUTCOMES: dict[int, Outcome] = {
     4: Outcome.ANSWERED,
@@ -69,6 +70,8 @@ class OriginateResult:
 
     response: Literal["Success", "Failure", "Error"] | str
     reason: int
+    #: The originated channel's uniqueid (its FastAGI session must carry the same).
+    uniqueid: str | None = None
 
 
 class Originator(Protocol):
@@ -228,6 +231,7 @@ class Dialer:
 
     async def _place(self, callback: ClaimedCallback) -> Outcome:
         outcome = Outcome.FAILED
+        uniqueid: str | None = None
         try:
             result = await asyncio.wait_for(
                 self.originator.originate(
@@ -239,6 +243,7 @@ class Dialer:
                     variables={
                         VAR_CALLBACK_ID: str(callback.id),
                         VAR_CALLBACK_KIND: callback.kind.value,
+                        VAR_CALLBACK_TOKEN: callback.token,
                     },
                     timeout_ms=self.ring_timeout_ms,
                     action_id=callback.action_id,
@@ -246,6 +251,7 @@ class Dialer:
                 self.ring_timeout_ms / 1000 + self.outcome_grace,
             )
             outcome = outcome_from_result(result)
+            uniqueid = result.uniqueid
         except TimeoutError:
             log.warning("callback %s attempt %s: no outcome in time", callback.id, callback.attempt)
         except Exception as err:  # the AMI side failed: the attempt counts as failed
@@ -263,6 +269,7 @@ class Dialer:
                 self.clock(),
                 action_id=callback.action_id,
                 policy=self.policy,
+                uniqueid=uniqueid,
             )
             log.info(
                 "callback %s attempt %s: %s -> %s",

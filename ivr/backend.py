@@ -80,6 +80,9 @@ class IvrBackend(Protocol):
     async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]: ...
     async def case_status(self, number: str) -> CaseStatusInfo | None: ...
     async def callback_info(self, callback_id: int) -> CallbackInfo | None: ...
+    async def authenticate_callback(
+        self, callback_id: int, *, kind: str, token: str, uniqueid: str
+    ) -> tuple[str, str]: ...
     async def survey_answer(self, callback_id: int, question: str, answer: str) -> None: ...
 
 
@@ -243,6 +246,25 @@ class DatabaseBackend:
             return None if row is None else CallbackInfo(callback_id, *row)
 
         return await self._call("callback_info", load)
+
+    async def authenticate_callback(
+        self, callback_id: int, *, kind: str, token: str, uniqueid: str
+    ) -> tuple[str, str]:
+        """``(check, reason)``: see ``case_core.services.callback_legs``."""
+        from case_core.services.callback_legs import authenticate_callback_leg
+
+        async def check() -> tuple[str, str]:
+            verdict = await authenticate_callback_leg(
+                self._uow_factory,
+                callback_id=callback_id,
+                kind=kind,
+                token=token,
+                uniqueid=uniqueid,
+                now=self._clock(),
+            )
+            return verdict.check.value, verdict.reason
+
+        return await self._call("authenticate_callback", check)
 
     async def survey_answer(self, callback_id: int, question: str, answer: str) -> None:
         from case_core.services.callbacks import record_survey_answer

@@ -18,6 +18,7 @@ All decisions come from :mod:`case_core.domain.callbacks`; this module only read
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +111,8 @@ class ClaimedCallback:
     attempt: int
     action_id: str
     window_end_at: datetime
+    #: Random secret of this attempt, sent as ``CAC311_CALLBACK_TOKEN`` (callback_legs).
+    token: str = ""
 
 
 @dataclass(frozen=True)
@@ -491,6 +494,8 @@ async def claim_due_callbacks(
             row.last_attempt_at = now
             row.next_attempt_at = None
             row.action_id = f"cb-{row.id}-{row.attempts}"
+            row.leg_token = secrets.token_urlsafe(24)
+            row.leg_uniqueid = row.leg_answered_at = row.leg_used_at = None
             claimed.append(
                 ClaimedCallback(
                     row.id,
@@ -500,6 +505,7 @@ async def claim_due_callbacks(
                     row.attempts,
                     row.action_id,
                     row.window_end_at,
+                    row.leg_token,
                 )
             )
         await uow.commit()
@@ -514,11 +520,13 @@ async def record_outcome(
     *,
     action_id: str | None = None,
     policy: CallbackPolicy | None = None,
+    uniqueid: str | None = None,
 ) -> CallbackStatus:
     """Apply an attempt's outcome: completed, next attempt, human task or not reached.
 
     An outcome for a callback that is no longer ``en_curso``, or whose ``action_id`` is not
-    the current attempt's, is ignored (the current status is returned).
+    the current attempt's, is ignored (the current status is returned). ``uniqueid`` is the
+    answered channel's (from the OriginateResponse): its FastAGI session must match it.
     """
     outcome = Outcome(outcome)
     policy = policy or _default_policy()
@@ -546,6 +554,9 @@ async def record_outcome(
         row.next_attempt_at = next_at
         row.outcome = outcome.value
         row.updated_at = now
+        if outcome is Outcome.ANSWERED and uniqueid:
+            row.leg_uniqueid = uniqueid
+            row.leg_answered_at = now
         await uow.commit()
         return decision_status
 

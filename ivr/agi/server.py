@@ -12,6 +12,10 @@ Hard cases handled here (panoramisk's server failed them, see DEPENDENCIES.md):
 * handler exceptions: logged with the route, uniqueid and exception type only (messages may
   hold personal data); AgiHangup is a normal ending.
 
+* a peer whose address is not in ``allow`` (the configured Asterisk hosts): closed before a
+  byte is read, one warning logged (FastAGI has no authentication of its own, so anyone who
+  reaches the port could otherwise run the call flows);
+
 Each connection runs in its own task: one bad connection never disturbs the others.
 """
 
@@ -19,9 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from ivr.agi.channel import DEFAULT_COMMAND_TIMEOUT, AgiChannel
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError, AgiTimeout
@@ -48,7 +53,13 @@ class FastAgiServer:
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         shutdown_grace: float = 5.0,
         backlog: int = 512,
+        allow: Iterable[str] | None = ("127.0.0.1", "::1"),
     ) -> None:
+        """``allow``: addresses or networks of the Asterisk hosts; None accepts any peer."""
+        self._allow = (
+            None if allow is None else tuple(ipaddress.ip_network(a, strict=False) for a in allow)
+        )
+        self.refused_peers = 0
         self._routes = routes  # looked up per call: a mutable mapping may gain routes
         self._host = host
         self._requested_port = port
@@ -113,7 +124,28 @@ class FastAgiServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        if self._allow is None:
+            return True
+        peer = writer.get_extra_info("peername")
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self._allow)
+
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._allowed(writer):
+            self.refused_peers += 1
+            peer = writer.get_extra_info("peername")
+            log.warning(
+                "FastAGI connection refused from %s (not in the allow-list)",
+                peer[0] if peer else "?",
+            )
+            writer.close()
+            return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

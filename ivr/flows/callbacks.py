@@ -9,10 +9,19 @@ agi-callback-survey); the dialplan greets the citizen (``callback_saludo``) and 
   flags the case for review.
 
 ``CAC311_TRANSFER=queue`` asks the dialplan to put the citizen through to an agent.
+
+Nothing is read out or stored before the session is proven to be the leg the dialer is
+dialling now (``case_core.services.callback_legs``): a forged session on the FastAGI port, a
+stale or mistyped ``CAC311_CALLBACK_ID`` gets the apology prompt, one warning in the log
+(no personal data) and a count in `REFUSED_SESSIONS`; its IVR session is stored without a
+callback (outcome ``devolucion_rechazada`` / ``devolucion_desconocida``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from ivr.agi.channel import AgiChannel
@@ -21,8 +30,16 @@ from ivr.backend import BackendUnavailable, CallbackInfo, IvrBackend
 from ivr.flows.context import CallContext
 from ivr.prompts.catalogue import CASE_STATUS_PROMPTS, entity_prompt_name
 
+log = logging.getLogger(__name__)
+
 MAX_TRIES = 3
 KEY_TIMEOUT_MS = 6000
+KIND_OF_ROUTE = {"followup": "seguimiento", "satisfaction": "satisfaccion"}
+#: How long a session with the right token waits for the dialer to record the answer.
+LEG_WAIT_SECONDS = 5.0
+LEG_POLL_SECONDS = 0.1
+#: Refused callback sessions since start, by verdict (desconocida / rechazada).
+REFUSED_SESSIONS: Counter[str] = Counter()
 
 
 async def followup(channel: AgiChannel, backend: IvrBackend) -> None:
@@ -39,21 +56,28 @@ async def _run(
     route: str,
     body: Callable[[CallContext, CallbackInfo], Awaitable[str]],
 ) -> None:
-    raw_id = (await channel.get_variable("CAC311_CALLBACK_ID") or "").strip()
-    callback_id = int(raw_id) if raw_id.isdigit() else None
     ctx = CallContext(channel, backend, route)
-    await ctx.open_session(callback_id=callback_id)
+    callback_id, check = await _authenticate(channel, backend, route)
+    if check == "ok":
+        await ctx.open_session(callback_id=callback_id)
+    else:
+        await ctx.open_session(callback_id=None)
+        if check in ("desconocida", "rechazada"):
+            REFUSED_SESSIONS[check] += 1
     try:
         info = None
-        if callback_id is not None:
+        if check == "ok" and callback_id is not None:
             try:
                 info = await backend.callback_info(callback_id)
             except BackendUnavailable:
                 ctx.db_up = False
+        elif check == "sin_datos":
+            ctx.db_up = False
         if info is None:
-            await ctx.step("devolucion", result="sin_datos")
+            result = "sin_datos" if check in ("ok", "sin_datos") else check
+            await ctx.step("devolucion", result=result)
             await ctx.play("callback_fallo")
-            await ctx.finish("sin_datos")
+            await ctx.finish("sin_datos" if result == "sin_datos" else f"devolucion_{result}")
             return
         outcome = await body(ctx, info)
         if outcome == "agente":
@@ -66,6 +90,52 @@ async def _run(
         await ctx.step("colgo", result="colgo")
         await ctx.finish("colgo")
         raise
+
+
+async def _authenticate(
+    channel: AgiChannel, backend: IvrBackend, route: str
+) -> tuple[int | None, str]:
+    """``(callback_id, check)``: ok, desconocida, rechazada or sin_datos (database down)."""
+    raw_id = (await channel.get_variable("CAC311_CALLBACK_ID") or "").strip()
+    kind = (await channel.get_variable("CAC311_CALLBACK_KIND") or "").strip()
+    token = (await channel.get_variable("CAC311_CALLBACK_TOKEN") or "").strip()
+    uniqueid = channel.env.uniqueid
+    callback_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 18 else None
+    if callback_id is None:
+        _refused("desconocida", "id", route, uniqueid)
+        return None, "desconocida"
+    if kind != KIND_OF_ROUTE[route]:
+        _refused("rechazada", "kind", route, uniqueid)
+        return callback_id, "rechazada"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEG_WAIT_SECONDS
+    while True:
+        try:
+            check, reason = await backend.authenticate_callback(
+                callback_id, kind=kind, token=token, uniqueid=uniqueid
+            )
+        except BackendUnavailable:
+            return callback_id, "sin_datos"
+        if check != "esperar":
+            break
+        if loop.time() >= deadline:
+            check, reason = "rechazada", "never answered"
+            break
+        await asyncio.sleep(LEG_POLL_SECONDS)
+    if check != "ok":
+        _refused(check, reason, route, uniqueid)
+    return callback_id, check
+
+
+def _refused(check: str, reason: str, route: str, uniqueid: str) -> None:
+    # One line per refused session; no caller number, no token.
+    log.warning(
+        "callback session refused (%s: %s) route=%s uniqueid=%s",
+        check,
+        reason,
+        route,
+        uniqueid[:64],
+    )
 
 
 async def _say_case(ctx: CallContext, info: CallbackInfo) -> None:

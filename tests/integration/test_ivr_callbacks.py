@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,7 @@ from ivr.backend import DatabaseBackend
 from ivr.routes import build_routes
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+_seq = itertools.count(16)
 PANAMA = ZoneInfo("America/Panama")
 
 
@@ -63,7 +66,39 @@ async def callback(seeded):
         return row.id, case
 
 
-async def _run(server, route, callback_id, actions):
+KINDS = {"followup": "seguimiento", "satisfaction": "satisfaccion"}
+
+
+async def arm_leg(uow_factory, callback_id, kind, uniqueid):
+    """What the dialer leaves on the row once the callback leg answered (issue 15)."""
+    token = secrets.token_urlsafe(24)
+    async with uow_factory() as uow:
+        row = await uow.session.get(CallbackRow, callback_id)
+        if row is None:
+            return token
+        row.kind = kind
+        row.status = "en_curso"
+        row.outcome = "answered"
+        row.leg_token = token
+        row.leg_uniqueid = uniqueid
+        row.leg_answered_at = NOW - timedelta(seconds=5)
+        row.leg_used_at = None
+        await uow.commit()
+    return token
+
+
+async def _run(server, route, callback_id, actions, *, uow_factory=None, variables=None):
+    uniqueid = f"1796137415.{next(_seq)}"
+    kind = KINDS[route]
+    token = ""
+    if uow_factory is not None:
+        token = await arm_leg(uow_factory, callback_id, kind, uniqueid)
+    if variables is None:
+        variables = {
+            "CAC311_CALLBACK_ID": str(callback_id),
+            "CAC311_CALLBACK_KIND": kind,
+            "CAC311_CALLBACK_TOKEN": token,
+        }
     call = SimulatedAgiCall(
         "127.0.0.1",
         server.port,
@@ -71,7 +106,8 @@ async def _run(server, route, callback_id, actions):
         caller=CallerScript(actions),
         context="cac311-callback",
         extension="s",
-        variables={"CAC311_CALLBACK_ID": str(callback_id)},
+        uniqueid=uniqueid,
+        variables=variables,
     )
     await call.run()
     return call
@@ -91,7 +127,9 @@ async def _answers(uow_factory, callback_id):
 
 async def test_survey_answers_are_stored_and_the_callback_completed(server, seeded, callback):
     callback_id, case = callback
-    call = await _run(server, "satisfaction", callback_id, [Press("1"), Press("4")])
+    call = await _run(
+        server, "satisfaction", callback_id, [Press("1"), Press("4")], uow_factory=seeded
+    )
     assert f'SAY DIGITS {case.number} ""' in call.commands
     assert await _answers(seeded, callback_id) == [("resuelto", "1"), ("satisfaccion", "4")]
     async with seeded() as uow:
@@ -103,7 +141,9 @@ async def test_not_solved_flags_the_case_and_a_hangup_keeps_the_first_answer(
     server, seeded, callback
 ):
     callback_id, case = callback
-    call = await _run(server, "satisfaction", callback_id, [Press("2"), HangUp()])
+    call = await _run(
+        server, "satisfaction", callback_id, [Press("2"), HangUp()], uow_factory=seeded
+    )
     assert call.result.caller_hung_up
     assert await _answers(seeded, callback_id) == [("resuelto", "2")]
     async with seeded() as uow:
@@ -112,16 +152,20 @@ async def test_not_solved_flags_the_case_and_a_hangup_keeps_the_first_answer(
 
 async def test_zero_transfers_to_an_agent_and_bad_keys_reprompt(server, seeded, callback):
     callback_id, _ = callback
-    call = await _run(server, "satisfaction", callback_id, [Press("7"), Press("0")])
+    call = await _run(
+        server, "satisfaction", callback_id, [Press("7"), Press("0")], uow_factory=seeded
+    )
     assert call.variables["CAC311_TRANSFER"] == "queue"
     assert await _answers(seeded, callback_id) == []
-    timeouts = await _run(server, "satisfaction", callback_id, [Timeout(), Timeout(), Timeout()])
+    timeouts = await _run(
+        server, "satisfaction", callback_id, [Timeout(), Timeout(), Timeout()], uow_factory=seeded
+    )
     assert "CAC311_TRANSFER" not in timeouts.variables
 
 
 async def test_followup_reads_number_status_and_entity(server, seeded, callback):
     callback_id, case = callback
-    call = await _run(server, "followup", callback_id, [Press("1"), Timeout()])
+    call = await _run(server, "followup", callback_id, [Press("1"), Timeout()], uow_factory=seeded)
     assert call.commands.count(f'SAY DIGITS {case.number} ""') == 2
     assert any("cac311/entidad-mupa" in c for c in call.commands)
     assert any("cac311/estado-asignado" in c for c in call.commands)

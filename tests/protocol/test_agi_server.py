@@ -201,3 +201,30 @@ async def test_given_200_concurrent_calls_when_served_then_all_complete(server):
     assert len({s.uniqueid for s in sims}) == n
     await wait_idle(server)
     assert time.monotonic() - t0 < 10
+
+
+async def test_given_a_peer_outside_the_allow_list_when_it_connects_then_closed_unread(caplog):
+    # Issue 15, finding 2: only the configured Asterisk hosts may open FastAGI sessions.
+    srv = FastAgiServer(ROUTES, "127.0.0.1", 0, allow=("192.0.2.10",))
+    await srv.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"agi_network: yes\nagi_network_script: good\nagi_uniqueid: 1.1\n\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # no ANSWER, nothing at all
+        writer.close()
+        assert srv.refused_peers == 1 and srv.active_calls == 0
+        assert "not in the allow-list" in caplog.text
+    finally:
+        await srv.stop()
+
+
+def test_given_default_settings_then_fastagi_listens_on_loopback_for_loopback_asterisk():
+    from cac311.config import Settings, load_settings
+
+    assert Settings().fastagi_bind.host == "127.0.0.1"
+    assert Settings().fastagi_allow == ("127.0.0.1", "::1")
+    s = load_settings({"CAC311_FASTAGI_ALLOW": "10.0.0.5, 10.1.0.0/24"})
+    assert s.fastagi_allow == ("10.0.0.5", "10.1.0.0/24")
+    with pytest.raises(ValueError, match="FASTAGI_ALLOW"):
+        load_settings({"CAC311_FASTAGI_ALLOW": "asterisk.example"})

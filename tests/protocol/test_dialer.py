@@ -211,7 +211,9 @@ async def test_given_the_transcript_outcomes_when_dialled_then_each_callback_get
     assert call["variables"] == {
         "CAC311_CALLBACK_ID": str(row.id),
         "CAC311_CALLBACK_KIND": "satisfaccion",
+        "CAC311_CALLBACK_TOKEN": row.leg_token,
     }
+    assert len(row.leg_token) >= 32  # a random secret per attempt (issue 15)
     assert call["timeout_ms"] == 2000
 
 
@@ -325,7 +327,11 @@ async def test_given_the_ami_client_and_simulator_when_dialled_then_originates_a
         assert sent.get_all("Variable") == [
             f"CAC311_CALLBACK_ID={ids[0]}",
             "CAC311_CALLBACK_KIND=satisfaccion",
+            f"CAC311_CALLBACK_TOKEN={rows[ids[0]].leg_token}",
         ]
+        # The answered leg's channel, from its OriginateResponse, is what its AGI must be.
+        answered = rows[ids[0]]
+        assert answered.leg_uniqueid and answered.leg_answered_at is not None
 
         # The PBX goes away: the dialer claims nothing while the link is down.
         await sim.stop()

@@ -40,6 +40,13 @@ class CallbackRow(CreatedAt, Base):
     last_attempt_at: Mapped[datetime | None]
     action_id: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime | None]
+    # The leg of the current attempt (issue 15): a random token sent as a channel variable,
+    # the channel uniqueid from its OriginateResponse, when it answered and when a FastAGI
+    # session took it. Only a session that matches all of them is trusted.
+    leg_token: Mapped[str | None] = mapped_column(String(64))
+    leg_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    leg_answered_at: Mapped[datetime | None]
+    leg_used_at: Mapped[datetime | None]
 
 
 class SurveyAnswerRow(Base):

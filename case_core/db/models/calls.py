@@ -25,6 +25,8 @@ class CallRow(CreatedAt, Base):
     linkedid: Mapped[str | None] = mapped_column(String(64))
     direction: Mapped[str] = mapped_column(String(10), default="inbound")  # inbound|outbound
     caller_number: Mapped[str | None] = mapped_column(String(40))
+    # Keyed hash of the number when the caller chose an anonymous denuncia (issue 15).
+    caller_hash: Mapped[str | None] = mapped_column(String(64))
     queue: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime | None]
     entered_at: Mapped[datetime | None]  # joined the agent queue
@@ -53,6 +55,7 @@ class IvrSessionRow(CreatedAt, Base):
     uniqueid: Mapped[str] = mapped_column(String(64))
     linkedid: Mapped[str | None] = mapped_column(String(64))
     caller_number: Mapped[str | None] = mapped_column(String(40))
+    caller_hash: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(40))
