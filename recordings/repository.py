@@ -62,15 +62,12 @@ class RecordingRepository:
         await self.session.flush()
 
     async def case_confidential(self, call_id: int) -> bool:
-        """Whether the call belongs to a confidential case: a confidential case is linked to
-        it (``cases.call_id``), or the caller chose "denuncia" in the IVR (the case may not
-        be linked yet, or never be)."""
-        linked = exists().where(CaseRow.call_id == call_id, CaseRow.confidential)
-        denuncia = exists().where(
-            CallRow.id == call_id, CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia"
-        )
-        stmt = select(linked | denuncia)
-        return bool((await self.session.execute(stmt)).scalar_one())
+        """Whether the call belongs to a confidential case (every link: see
+        ``case_core.services.confidentiality``)."""
+        from case_core.services.confidentiality import call_is_confidential
+
+        stmt = select(call_is_confidential()).where(CallRow.id == call_id)
+        return bool((await self.session.execute(stmt)).scalar())
 
     async def case_numbers(self, call_id: int) -> list[str]:
         stmt = select(CaseRow.number).where(CaseRow.call_id == call_id).order_by(CaseRow.id)

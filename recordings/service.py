@@ -4,7 +4,8 @@ access, and purge by retention policy.
 Decisions (documented here because the web layer and the CLI both rely on them):
 
 - Access: ``case_core.domain.roles.can_play_recording`` with the call's ``agent_user_id`` and
-  whether any case linked to the call (``cases.call_id``) is confidential.
+  whether any case linked to the call is confidential (every link, in one place:
+  ``case_core.services.confidentiality``).
 - Audit: a download is always logged. A playback is logged once per listening session: every
   audio request that starts at byte 0 (no Range header, or ``bytes=0-``; a player always
   starts there, also when the user replays from the start), and, so that a client cannot
@@ -468,16 +469,13 @@ async def playable_calls(
     uow_factory: UnitOfWorkFactory, *, actor: Actor, limit: int = 50
 ) -> list[CallListing]:
     """The latest recorded calls this actor may hear (the same rule as the player)."""
-    from sqlalchemy import exists, select
+    from sqlalchemy import select
 
-    from case_core.db.models import CaseRow
     from case_core.domain.roles import Role
+    from case_core.services.confidentiality import call_is_confidential
 
     # The same rule as RecordingRepository.case_confidential, for many calls at once.
-    confidential = (
-        exists().where(CaseRow.call_id == CallRow.id, CaseRow.confidential).correlate(CallRow)
-        | (CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia")
-    ).label("confidential")
+    confidential = call_is_confidential().label("confidential")
     stmt = (
         select(CallRow, RecordingRow, confidential)
         .outerjoin(RecordingRow, RecordingRow.call_id == CallRow.id)
