@@ -39,23 +39,29 @@ from ami.events import (
 from ami.tracker import CallRecord, CallTracker, CallUpdate
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.phone import caller_id_candidates
+from case_core.domain.privacy import caller_hash
 from case_core.services.calls import CallSnapshot, save_call
 
 log = logging.getLogger(__name__)
 
 
-def snapshot_of(record: CallRecord) -> CallSnapshot:
+def snapshot_of(record: CallRecord, caller_hash_key: bytes | None = None) -> CallSnapshot:
     """The persistence view of a tracked call. A callback leg that the survey put through to
     the queue (it carries CAC311_CALLBACK_ID) is an outbound call: it is linked to its
-    callback and kept out of the inbound service level."""
+    callback and kept out of the inbound service level. A caller who chose an anonymous
+    denuncia (CAC311_ANONYMOUS) keeps no number, only its keyed hash."""
     callback_id = record.ivr.get("CAC311_CALLBACK_ID", "")
+    anonymous = record.ivr.get("CAC311_ANONYMOUS", "").strip().lower() in ("1", "true", "yes")
+    number = _stored_number(record.caller_number)
+    hashed = (caller_hash(number, caller_hash_key) or "") if anonymous else None
     return CallSnapshot(
+        caller_hash=hashed,
         direction="outbound" if callback_id.isdigit() else "inbound",
         callback_id=int(callback_id) if callback_id.isdigit() else None,
         server=record.server,
         uniqueid=record.uniqueid,
         linkedid=record.linkedid,
-        caller_number=_stored_number(record.caller_number),
+        caller_number=None if anonymous else number,
         queue=record.queue,
         entered_at=record.entered_at,
         answered_at=record.answered_at,
@@ -91,8 +97,10 @@ class AmiBridge:
         *,
         tz: ZoneInfo,
         tracker: CallTracker | None = None,
+        caller_hash_key: bytes | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._caller_hash_key = caller_hash_key
         self._tz = tz
         self.tracker = tracker or CallTracker()
         # Called with (server, uniqueid) once a call row has its end (e.g. to link the
@@ -196,7 +204,7 @@ class AmiBridge:
     async def _write(self, record: CallRecord, ended: bool) -> None:
         from agent_desktop.pop_bus import close_pop
 
-        await save_call(self._uow_factory, snapshot_of(record))
+        await save_call(self._uow_factory, snapshot_of(record, self._caller_hash_key))
         if record.ended_at is not None:
             await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
         if ended:

@@ -105,12 +105,20 @@ def _ami_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+def _caller_key(rt: Runtime) -> bytes:
+    from cac311.secret_keys import load_or_create_key
+
+    return load_or_create_key(rt.settings.caller_hash_key_file)
+
+
 async def start_ivr(rt: Runtime) -> None:
     from ivr.agi.server import FastAgiServer
     from ivr.backend import DatabaseBackend
     from ivr.routes import build_routes
 
-    backend = DatabaseBackend(rt.uow_factory, tz=rt.settings.tz, clock=rt.clock)
+    backend = DatabaseBackend(
+        rt.uow_factory, tz=rt.settings.tz, clock=rt.clock, caller_hash_key=_caller_key(rt)
+    )
     bind = rt.settings.fastagi_bind
     server = FastAgiServer(
         build_routes(backend), bind.host, bind.port, allow=rt.settings.fastagi_allow
@@ -128,7 +136,7 @@ async def start_ami(rt: Runtime) -> None:
     from ami.bridge import AmiBridge
     from recordings.service import link_call_recording, store_for
 
-    bridge = AmiBridge(rt.uow_factory, tz=rt.settings.tz)
+    bridge = AmiBridge(rt.uow_factory, tz=rt.settings.tz, caller_hash_key=_caller_key(rt))
     store = store_for(rt.settings)
 
     async def link_recording(server: str, uniqueid: str) -> None:

@@ -65,6 +65,8 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    #: Key of the keyed hash kept instead of anonymous callers' numbers (created if absent).
+    caller_hash_key_file: Path = Path("var/secrets/caller_hash.key")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -201,6 +203,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["calling_hours"] = _calling_hours(raw)
     if (raw := get("HOLIDAYS")) is not None:
         values["holidays"] = _holidays(raw)
+    if (raw := get("CALLER_HASH_KEY_FILE")) is not None:
+        values["caller_hash_key_file"] = Path(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     return Settings(**values)  # type: ignore[arg-type]

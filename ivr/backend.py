@@ -98,8 +98,10 @@ class DatabaseBackend:
         timeout: float = 2.0,
         retry_after: float = 15.0,
         failures_to_trip: int = 3,
+        caller_hash_key: bytes | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._caller_hash_key = caller_hash_key
         self._tz = tz
         self._clock = clock
         self._timeout = timeout
@@ -173,7 +175,12 @@ class DatabaseBackend:
         await self._call(
             "record_step",
             lambda: ivr_sessions.record_step(
-                self._uow_factory, session_id, step=step, now=self._clock(), **fields
+                self._uow_factory,
+                session_id,
+                step=step,
+                now=self._clock(),
+                caller_hash_key=self._caller_hash_key,
+                **fields,
             ),
         )
 

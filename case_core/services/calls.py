@@ -23,6 +23,8 @@ class CallSnapshot:
     linkedid: str | None
     direction: str = "inbound"
     caller_number: str | None = None
+    #: Set for an anonymous denuncia: the number is then erased and only this is kept.
+    caller_hash: str | None = None
     queue: str | None = None
     entered_at: datetime | None = None
     answered_at: datetime | None = None
@@ -64,6 +66,9 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
         "ivr_variables": snapshot.ivr_variables,
         "callback_id": snapshot.callback_id,
     }
+    if snapshot.caller_hash is not None:
+        values["caller_number"] = None  # erased, also from an earlier snapshot of the row
+        values["caller_hash"] = snapshot.caller_hash or None  # "" = no key configured
     async with uow_factory() as uow:
         if snapshot.agent_interface:
             values["agent_user_id"] = await uow.session.scalar(
@@ -71,6 +76,8 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
             )
         # A later snapshot never erases what an earlier one knew.
         keep = {k for k, v in values.items() if v is None or v == {}}
+        if snapshot.caller_hash is not None:
+            keep.discard("caller_number")
         row = insert(CallRow).values(**values)
         upsert = row.on_conflict_do_update(
             index_elements=[CallRow.server, CallRow.uniqueid],

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, literal, select, update
 
 from case_core.db.models import IvrSessionRow, IvrStepRow
 from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.privacy import caller_hash
 
 # Session columns a step may update along with it.
 SESSION_FIELDS = frozenset(
@@ -55,9 +56,13 @@ async def record_step(
     now: datetime,
     digits: str | None = None,
     result: str | None = None,
+    caller_hash_key: bytes | None = None,
     **session_updates: Any,
 ) -> None:
     """Append a step and update the session's summary columns in one transaction.
+
+    ``anonymous=True`` (an anonymous denuncia) erases the caller's number from the session
+    and keeps only its keyed hash (``case_core.domain.privacy``).
 
     Two plain statements (the IVR writes one per caller action, so this is kept cheap); the
     steps of one session are written one after the other, so MAX(seq) + 1 cannot collide.
@@ -74,6 +79,14 @@ async def record_step(
         literal(result),
     ).where(IvrStepRow.session_id == session_id)
     async with uow_factory() as uow:
+        if session_updates.get("anonymous"):
+            number = await uow.session.scalar(
+                select(IvrSessionRow.caller_number)
+                .where(IvrSessionRow.id == session_id)
+                .with_for_update()
+            )
+            session_updates["caller_number"] = None
+            session_updates["caller_hash"] = caller_hash(number, caller_hash_key)
         updated = await uow.session.execute(
             update(IvrSessionRow)
             .where(IvrSessionRow.id == session_id)
