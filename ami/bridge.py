@@ -16,6 +16,12 @@ call rows are written behind, by one writer task that keeps only the latest snap
 call (a snapshot is the whole row, so coalescing loses nothing). Under a burst of events the
 agent's pop is not queued behind dozens of row updates. If the database is down, unwritten
 snapshots stay queued and are retried with a growing delay; ``drain()`` flushes them.
+
+A database outage loses neither pops nor agent states (issue 15, finding 4): a pop that
+cannot be built or published, and every queue-member state while one is still waiting, go
+into bounded in-memory backlogs that the same writer delivers, in order and before the call
+rows, once the database answers again. A pop delivered late says so (``late`` and
+``late_seconds`` in its payload: the desktop shows it), rather than never arriving.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ami.client import AmiClient
@@ -43,6 +50,9 @@ from case_core.domain.privacy import caller_hash
 from case_core.services.calls import CallSnapshot, save_call
 
 log = logging.getLogger(__name__)
+
+#: Most pops and agent-state writes kept while the database is down (oldest dropped first).
+MAX_BACKLOG = 10_000
 
 
 def snapshot_of(record: CallRecord, caller_hash_key: bytes | None = None) -> CallSnapshot:
@@ -115,6 +125,10 @@ class AmiBridge:
         self._idle = asyncio.Event()
         self._idle.set()
         self.retry_delay_max = 10.0
+        # Work that failed while the database was down, delivered in order by the writer.
+        self._pops: deque[CallRecord] = deque(maxlen=MAX_BACKLOG)
+        self._states: deque[Callable[[], Awaitable[None]]] = deque(maxlen=MAX_BACKLOG)
+        self.late_pops = 0
 
     def attach(self, client: AmiClient) -> Callable[[], None]:
         """Subscribe to a client's events and link state; returns the detach function."""
@@ -137,9 +151,11 @@ class AmiBridge:
         """Process one event completely before the next (the client awaits this)."""
         try:
             if isinstance(event, Resync):
-                await self._members(event.members, event.received_at, "resync")
+                await self._state_write(
+                    lambda: self._members(event.members, event.received_at, "resync")
+                )
             elif isinstance(event, QueueMemberEvent):
-                await self._member_event(event)
+                await self._state_write(lambda: self._member_event(event))
             for update in self.tracker.handle(event):
                 await self._call_update(update)
         except Exception:
@@ -147,8 +163,6 @@ class AmiBridge:
             log.exception("AMI bridge could not store %s", type(event).__name__)
 
     async def _call_update(self, update: CallUpdate) -> None:
-        from case_core.services.screen_pop import build_pop
-
         record = update.record
         ended_now = record.ended_at is not None and update.change in ("ended", "abandoned")
         previous = self._dirty.get(record.key)
@@ -157,21 +171,57 @@ class AmiBridge:
         self._wake.set()
         self._ensure_writer()
         if update.change == "answered" and record.agent_interface and record.ended_at is None:
-            from agent_desktop.pop_bus import publish_pop
+            if self._pops:  # older pops wait: keep the order
+                self._pops.append(record)
+                return
+            try:
+                await self._publish(record)
+            except Exception as exc:
+                log.warning("screen pop queued, database unavailable (%s)", type(exc).__name__)
+                self._pops.append(record)
+                self._idle.clear()
+                self._wake.set()
 
-            pop = await build_pop(
-                self._uow_factory,
-                call_uniqueid=record.uniqueid,
-                linkedid=record.linkedid,
-                caller_number=record.caller_number,
-                agent_interface=record.agent_interface,
-                ivr_variables=record.ivr,
-                connected_at=record.answered_at or record.last_event_at,  # type: ignore[arg-type]
-                caller_channel=record.channel,
-                server=record.server,
-                tz=self._tz,
+    async def _state_write(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Write an agent state now, or queue it behind those that wait already."""
+        if not self._states:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                log.warning("agent state queued, database unavailable (%s)", type(exc).__name__)
+        self._states.append(write)
+        self._idle.clear()
+        self._wake.set()
+        self._ensure_writer()
+
+    async def _publish(self, record: CallRecord, *, late: bool = False) -> None:
+        from agent_desktop.pop_bus import publish_pop
+        from case_core.services.screen_pop import build_pop
+
+        connected_at = record.answered_at or record.last_event_at
+        pop = await build_pop(
+            self._uow_factory,
+            call_uniqueid=record.uniqueid,
+            linkedid=record.linkedid,
+            caller_number=record.caller_number,
+            agent_interface=record.agent_interface,  # type: ignore[arg-type]
+            ivr_variables=record.ivr,
+            connected_at=connected_at,  # type: ignore[arg-type]
+            caller_channel=record.channel,
+            server=record.server,
+            tz=self._tz,
+        )
+        if late:
+            now = datetime.now(UTC)
+            pop["late"] = True
+            pop["late_seconds"] = (
+                round((now - connected_at).total_seconds()) if connected_at is not None else None
             )
-            await publish_pop(self._uow_factory, pop, now=record.answered_at)
+            await publish_pop(self._uow_factory, pop, now=now)
+            self.late_pops += 1
+            return
+        await publish_pop(self._uow_factory, pop, now=record.answered_at)
 
     def _ensure_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -182,10 +232,22 @@ class AmiBridge:
     async def _write_loop(self) -> None:
         delay = 0.0
         while True:
-            if not self._dirty:
+            if not (self._dirty or self._pops or self._states):
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
+                continue
+            if self._pops or self._states:
+                try:
+                    await self._flush_backlog()
+                except Exception:
+                    self.errors += 1
+                    delay = min(self.retry_delay_max, max(0.1, delay * 2))
+                    await asyncio.sleep(delay)
+                    continue
+                delay = 0.0
+                if not self._dirty:
+                    continue
             key, (record, ended) = next(iter(self._dirty.items()))
             try:
                 await self._write(record, ended)
@@ -200,6 +262,15 @@ class AmiBridge:
             delay = 0.0
             if self._dirty.get(key, (None,))[0] is record:
                 del self._dirty[key]
+
+    async def _flush_backlog(self) -> None:
+        """Deliver queued pops (late), then queued agent states, oldest first."""
+        while self._pops:
+            await self._publish(self._pops[0], late=True)
+            self._pops.popleft()
+        while self._states:
+            await self._states[0]()
+            self._states.popleft()
 
     async def _write(self, record: CallRecord, ended: bool) -> None:
         from agent_desktop.pop_bus import close_pop
@@ -261,7 +332,8 @@ class AmiBridge:
 
     async def drain(self, within: float = 10.0) -> None:
         """Write what is queued and wait for link-state writes (shutdown and tests)."""
-        if self._dirty and self._writer is not None and not self._writer.done():
+        busy = self._dirty or self._pops or self._states
+        if busy and self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), within)
         if self._writer is not None:

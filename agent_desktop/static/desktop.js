@@ -72,7 +72,9 @@
     $("sin-llamada").hidden = true;
     $("pop-fin").hidden = true;
     $("pop_id").value = popId;
-    $("pop-hora").textContent = pop.call.connected_at_local ? "· " + pop.call.connected_at_local : "";
+    $("pop-hora").textContent = (pop.call.connected_at_local ? "· " + pop.call.connected_at_local : "") +
+      // Delivered after a database outage (issue 15): say so, the call may be over already.
+      (pop.late ? " · ficha entregada con retraso" : "");
     $("pop-numero").textContent = pop.call.caller_number || "—";
     const ivr = pop.ivr || {};
     $("pop-intencion").textContent = ivr.intent_label || "—";

@@ -85,8 +85,19 @@ async def test_answered_call_is_stored_with_timings_agent_recording_and_pop(seed
     await sim.replay("ami-queue-call-answered")
 
     async def done():
+        # Wait on everything asserted below: the row is written before its pop is closed, so
+        # waiting on the row alone raced with close_pop on a loaded machine (issue 15).
         row = await _call(seeded, "1795475111.1")
-        return row is not None and row.talk_seconds is not None and row.ended_at is not None
+        async with seeded() as uow:
+            closed = await uow.session.scalar(
+                select(ScreenPopRow.closed_at).where(ScreenPopRow.call_uniqueid == "1795475111.1")
+            )
+        return (
+            row is not None
+            and row.talk_seconds is not None
+            and row.ended_at is not None
+            and closed is not None
+        )
 
     await until(done)
     row = await _call(seeded, "1795475111.1")
@@ -105,6 +116,7 @@ async def test_answered_call_is_stored_with_timings_agent_recording_and_pop(seed
     assert pop.payload["call"]["caller_number"] == "62345678"
     assert pop.payload["ivr"]["intent"] == row.ivr_variables["CAC311_INTENT"]
     assert pop.closed_at is not None  # the call ended
+    assert "late" not in pop.payload  # delivered in time (issue 15: late pops say so)
 
 
 async def test_abandoned_call_is_flagged_with_its_wait(seeded, sim, bridge):
