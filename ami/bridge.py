@@ -154,6 +154,7 @@ class AmiBridge:
                 await self._state_write(
                     lambda: self._members(event.members, event.received_at, "resync")
                 )
+                await self._state_write(lambda: self._reconcile(event))
             elif isinstance(event, QueueMemberEvent):
                 await self._state_write(lambda: self._member_event(event))
             for update in self.tracker.handle(event):
@@ -313,6 +314,26 @@ class AmiBridge:
             await record_agent_state(
                 self._uow_factory, member.interface, state, member.paused_reason or None, at, source
             )
+
+    async def _reconcile(self, snapshot: Resync) -> None:
+        """Close the open call rows Asterisk no longer has (after a restart of ours or its)."""
+        from agent_desktop.pop_bus import close_pop
+        from case_core.services.calls import reconcile_open_calls
+
+        live = {c.uniqueid for c in snapshot.channels} | {c.linkedid for c in snapshot.channels}
+        live |= {e.uniqueid for e in snapshot.entries}
+        closed = await reconcile_open_calls(
+            self._uow_factory,
+            server=snapshot.server,
+            live_uniqueids=live,
+            requested_at=snapshot.requested_at,
+            ended_at=snapshot.received_at,
+            asterisk_restarted=snapshot.asterisk_restarted,
+        )
+        for uniqueid in closed:
+            await close_pop(self._uow_factory, uniqueid, snapshot.received_at)
+        if closed:
+            log.info("AMI %s: %d open calls closed as end_unknown", snapshot.server, len(closed))
 
     async def _link_state(self, server: str, state: str, at: datetime) -> None:
         from case_core.metrics.outages import record_link_down, record_link_up

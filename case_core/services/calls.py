@@ -91,3 +91,52 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
         )
         await uow.commit()
         return call_id
+
+
+async def reconcile_open_calls(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    server: str,
+    live_uniqueids: set[str],
+    requested_at: datetime,
+    ended_at: datetime,
+    asterisk_restarted: bool = False,
+) -> list[str]:
+    """Close the calls this database holds open that Asterisk no longer has (issue 15).
+
+    Run with every ``CoreShowChannels`` snapshot (after each AMI login: at start and after a
+    reconnect). An open row of ``server`` last touched before the snapshot was asked for and
+    whose caller channel (or linked call) is not in it gets ``ended_at`` and ``end_unknown``;
+    after an Asterisk restart every such row does. Returns the uniqueids closed (the caller
+    closes their screen pops).
+    """
+    from sqlalchemy import and_, func, or_, update
+
+    last_seen = func.coalesce(
+        func.greatest(CallRow.started_at, CallRow.entered_at, CallRow.answered_at),
+        CallRow.created_at,
+    )
+    gone = and_(CallRow.server == server, CallRow.ended_at.is_(None), last_seen < requested_at)
+    if not asterisk_restarted and live_uniqueids:
+        live = list(live_uniqueids)
+        gone = and_(
+            gone,
+            CallRow.uniqueid.not_in(live),
+            or_(CallRow.linkedid.is_(None), CallRow.linkedid.not_in(live)),
+        )
+    async with uow_factory() as uow:
+        closed = list(
+            await uow.session.scalars(
+                update(CallRow)
+                .where(gone)
+                .values(ended_at=ended_at, end_unknown=True)
+                .returning(CallRow.uniqueid)
+            )
+        )
+        if closed:
+            await uow.session.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CALLS_CHANNEL, "payload": "reconciled"},
+            )
+        await uow.commit()
+    return closed
