@@ -62,6 +62,8 @@ class Settings:
     callback_calls_per_minute: int = 20
     callback_trunk: str = "PJSIP/{number}@cac311-trunk"
     callback_caller_id: str = '"3-1-1" <311>'
+    #: Country codes callbacks may go to (fixed and mobile ranges of their plans only).
+    callback_allowed_prefixes: tuple[str, ...] = ("+507",)
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
@@ -197,6 +199,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if "{number}" not in raw:
             raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")
         values["callback_trunk"] = raw
+    if (raw := get("CALLBACK_ALLOW")) is not None:
+        values["callback_allowed_prefixes"] = _prefixes("CALLBACK_ALLOW", raw)
     if (raw := get("CALLBACK_CALLER_ID")) is not None:
         values["callback_caller_id"] = raw
     if (raw := get("CALLING_HOURS")) is not None:
@@ -208,6 +212,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _prefixes(name: str, raw: str) -> tuple[str, ...]:
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not items or any(not (p.startswith("+") and p[1:].isdigit()) for p in items):
+        raise ConfigError(f"{PREFIX}{name} must list country codes such as +507, got {raw!r}")
+    return items
 
 
 def _networks(name: str, raw: str) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.callback_numbers import DEFAULT_CALLBACK_PREFIXES, may_call_back
 from case_core.domain.callbacks import CallbackPolicy, Outcome
 from case_core.services.callbacks import (
     CallbackSettings,
@@ -232,6 +233,11 @@ class Dialer:
     async def _place(self, callback: ClaimedCallback) -> Outcome:
         outcome = Outcome.FAILED
         uniqueid: str | None = None
+        prefixes = getattr(self.settings, "callback_allowed_prefixes", DEFAULT_CALLBACK_PREFIXES)
+        if not may_call_back(callback.phone, prefixes):
+            # Registration refuses such numbers; one stored before that rule is never dialled.
+            log.warning("callback %s: number outside the allowed plan, not dialled", callback.id)
+            return await self._record(callback, Outcome.FAILED, None)
         try:
             result = await asyncio.wait_for(
                 self.originator.originate(
@@ -261,6 +267,11 @@ class Dialer:
                 callback.attempt,
                 type(err).__name__,
             )
+        return await self._record(callback, outcome, uniqueid)
+
+    async def _record(
+        self, callback: ClaimedCallback, outcome: Outcome, uniqueid: str | None
+    ) -> Outcome:
         try:
             status = await record_outcome(
                 self.uow_factory,

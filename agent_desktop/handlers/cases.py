@@ -24,8 +24,10 @@ from agent_desktop.pop_bus import StoredPop, get_pop
 from agent_desktop.sessions import SessionInfo
 from case_core.db.models import CallRow
 from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.callback_numbers import check_callback_number
 from case_core.domain.case import STATUS_LABELS, CaseType, Channel, is_case_number
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
+from case_core.domain.phone import normalise_phone
 from case_core.services.cases import RegisterCase, register_case
 from case_core.services.citizens import CitizenData, save_citizen
 
@@ -105,6 +107,9 @@ async def register(request: web.Request) -> web.StreamResponse:
         case_type is CaseType.DENUNCIA and bool_field(form, "confidencial")
     )
     phone = text_field(form, "telefono", max_length=40) or None
+    prefixes = config[SETTINGS].callback_allowed_prefixes
+    if phone and not anonymous:  # refused before anything is saved (issue 15, finding 5)
+        check_callback_number(normalise_phone(phone), prefixes)
     citizen_id = None
     if not anonymous:
         cedula = text_field(form, "cedula", max_length=20) or None
@@ -154,6 +159,7 @@ async def register(request: web.Request) -> web.StreamResponse:
         actor=session.actor,
         now=now,
         tz=config[SETTINGS].tz,
+        callback_prefixes=prefixes,
     )
     result = {
         "ok": True,

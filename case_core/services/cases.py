@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 from case_core.db.models import CaseHistoryRow, CaseRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain import sla
+from case_core.domain.callback_numbers import DEFAULT_CALLBACK_PREFIXES, check_callback_number
 from case_core.domain.case import (
     ENTITY_ACTIONS,
     STATUS_LABELS,
@@ -61,8 +63,12 @@ async def register_case(
     actor: Actor,
     now: datetime,
     tz: ZoneInfo,
+    callback_prefixes: Sequence[str] = DEFAULT_CALLBACK_PREFIXES,
 ) -> RegisteredCase:
-    """Register a case, route it to its entity and append its first history entries."""
+    """Register a case, route it to its entity and append its first history entries.
+
+    The contact phone must be one the Centro de Contactos may call back
+    (``case_core.domain.callback_numbers``; ``callback_prefixes`` from the settings)."""
     case_type = CaseType(command.type)
     description = (command.description or "").strip()
     if len(description) < 5:
@@ -72,6 +78,8 @@ async def register_case(
     if command.anonymous and command.citizen_id is not None:
         raise DomainError("Una denuncia anónima no se vincula a un ciudadano.")
     contact_phone = normalise_phone(command.contact_phone) if command.contact_phone else None
+    if contact_phone is not None:
+        check_callback_number(contact_phone, callback_prefixes)
     if command.resolved_at_first_contact and case_type is not CaseType.CONSULTA:
         raise DomainError("Solo una consulta se cierra en el primer contacto.")
 
