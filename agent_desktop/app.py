@@ -38,6 +38,7 @@ from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import QueueControl
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
+from case_core.db.outage import is_database_outage
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.services.agents import agent_state_by_id, latest_agent_state
@@ -69,6 +70,11 @@ def _error_response(request: web.Request, status: int, message: str) -> web.Resp
         return json_response({"ok": False, "error": message}, status=status)
     return render(request, "error.html", {"status": status, "message": message}, status=status)
 
+
+DATABASE_DOWN = (
+    "El sistema no puede consultar la base de datos en este momento. "
+    "Intente de nuevo en unos minutos; si atiende una llamada, anote los datos del ciudadano."
+)
 
 HTTP_MESSAGES = {
     400: "La solicitud no es válida.",
@@ -102,6 +108,15 @@ async def error_middleware(
         return _error_response(request, 403, str(err))
     except DomainError as err:
         return _error_response(request, 400, str(err))
+    except Exception as err:
+        if not is_database_outage(err):
+            raise
+        # A database outage is a 503 page in Spanish, never a traceback (issue 15, finding 9).
+        log.warning("database unavailable for %s %s: %s", request.method, request.path,
+                    type(err).__name__)
+        response = _error_response(request, 503, DATABASE_DOWN)
+        response.headers["Retry-After"] = "30"
+        return response
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:

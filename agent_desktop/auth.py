@@ -19,6 +19,7 @@ COOKIE = "cac311_sesion"
 _SESSION = web.RequestKey("cac311_desktop_session_cache", object)
 SESSION = web.RequestKey("cac311_desktop_session", SessionInfo)
 _MISSING = object()
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,6 +31,10 @@ async def current_session(request: web.Request) -> SessionInfo | None:
         return cached  # type: ignore[return-value]
     token = request.cookies.get(COOKIE, "")
     info = None
+    # Our tokens are url-safe base64 (secrets.token_urlsafe): anything else (a non-UTF-8 byte,
+    # a megabyte of junk) is no session, never a 500 (issue 15, finding 9).
+    if token and not (len(token) <= 128 and _TOKEN_CHARS.issuperset(token)):
+        token = ""
     if token:
         config = request.config_dict
         if UOW not in config:

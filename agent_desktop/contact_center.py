@@ -27,6 +27,7 @@ from aiohttp import web
 from agent_desktop.auth import desktop_required, session_of, wants_json
 from agent_desktop.csrf import check_form
 from agent_desktop.handlers.common import (
+    MAX_BIGINT_ID,
     json_response,
     local,
     path_int,
@@ -221,7 +222,7 @@ async def call_callback(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     session = session_of(request)
     check_form(request, form, session.csrf_token)
-    callback_id = path_int(request, "callback_id")
+    callback_id = path_int(request, "callback_id", maximum=MAX_BIGINT_ID)
     interface = session.phone_interface
     if not interface:
         raise DomainError(NO_PHONE)
@@ -253,7 +254,7 @@ async def record_result(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     session = session_of(request)
     check_form(request, form, session.csrf_token)
-    callback_id = path_int(request, "callback_id")
+    callback_id = path_int(request, "callback_id", maximum=MAX_BIGINT_ID)
     raw = text_field(form, "resultado", max_length=20)
     try:
         result = ManualResult(raw)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from agent_desktop.auth import desktop_required, session_of, wants_json
 from agent_desktop.csrf import check_form
 from agent_desktop.handlers.common import (
+    MAX_BIGINT_ID,
     BadRequest,
     bool_field,
     int_field,
@@ -131,7 +132,7 @@ async def register(request: web.Request) -> web.StreamResponse:
         else:
             citizen_id = int_field(form, "ciudadano_id")
     call_id = pop_seconds = None
-    pop_id = int_field(form, "pop_id")
+    pop_id = int_field(form, "pop_id", maximum=MAX_BIGINT_ID)
     if pop_id is not None:
         pop = await own_pop(uow_factory, pop_id, session)
         call_id = await call_id_for(uow_factory, pop)
@@ -188,7 +189,8 @@ async def read_back(request: web.Request) -> web.StreamResponse:
     number = text_field(form, "numero", max_length=20)
     if not is_case_number(number):
         raise BadRequest("El número de caso no es válido.")
-    pop = await own_pop(config[UOW], int_field(form, "pop_id", required=True) or 0, session)
+    pop_id = int_field(form, "pop_id", required=True, maximum=MAX_BIGINT_ID) or 0
+    pop = await own_pop(config[UOW], pop_id, session)
     call = pop.payload.get("call", {})
     channel = call.get("channel")
     if pop.closed_at is not None:

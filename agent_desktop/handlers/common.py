@@ -78,7 +78,15 @@ def search_query(request: web.Request) -> str:
     return query
 
 
-def int_field(form: Any, name: str, *, required: bool = False) -> int | None:
+#: Largest id of an INTEGER primary key (cases, citizens, entities, services, users...).
+MAX_INT_ID = 2**31 - 1
+#: Largest id of a BIGINT primary key (calls, callbacks, screen pops...).
+MAX_BIGINT_ID = 2**63 - 1
+
+
+def int_field(
+    form: Any, name: str, *, required: bool = False, maximum: int = MAX_INT_ID
+) -> int | None:
     raw = text_field(form, name, max_length=20)
     if not raw:
         if required:
@@ -88,7 +96,8 @@ def int_field(form: Any, name: str, *, required: bool = False) -> int | None:
         value = int(raw)
     except ValueError:
         raise BadRequest(f"El campo «{name}» debe ser un número entero.") from None
-    if not 0 < value < 2**63:
+    # Bounded by the column type: PostgreSQL would refuse a larger one with a 500.
+    if not 0 < value <= maximum:
         raise BadRequest(f"El campo «{name}» no es un identificador válido.")
     return value
 
@@ -97,13 +106,13 @@ def bool_field(form: Any, name: str) -> bool:
     return text_field(form, name, max_length=10).lower() in ("1", "on", "true", "si", "sí")
 
 
-def path_int(request: web.Request, name: str) -> int:
+def path_int(request: web.Request, name: str, *, maximum: int = MAX_INT_ID) -> int:
     raw = request.match_info.get(name, "")
     try:
         value = int(raw)
     except ValueError:
         raise BadRequest("La dirección no es válida.") from None
-    if not 0 < value < 2**63:
+    if not 0 < value <= maximum:
         raise BadRequest("La dirección no es válida.")
     return value
 
