@@ -32,3 +32,24 @@ def test_failing_row_lines_are_dropped_too():
         "DETAIL:  Failing row contains (1, 2026000001, queja, Vecino vende droga, +50761234567)."
     )
     assert "Vecino" not in text and "+50761234567" not in text
+
+
+def test_asyncpg_invalid_argument_values_are_cut():
+    # Issue 15, finding 10: asyncpg repeats the value it could not encode.
+    text = _formatted_error(
+        "(sqlalchemy.dialects.postgresql.asyncpg.Error) <class 'asyncpg.exceptions.DataError'>:"
+        " invalid input for query argument $1: '8-123-4567' (invalid literal for int())"
+    )
+    assert "8-123-4567" not in text
+    assert "invalid input for query argument $1" in text
+
+
+def test_echoed_request_lines_and_query_strings_are_cut():
+    text = _formatted_error(
+        "400, message:\n  Invalid header value char:\n\n"
+        "    b'Cookie: cac311_sesion=s3cr3t-t0ken\\x01'\n"
+        "  Got more than 8190 bytes when reading: bytearray(b'/ciudadanos?q=8-123-4567AAA').\n"
+        "GET /ciudadanos?q=Rosa%20P%C3%A9rez&pagina=2 400"
+    )
+    assert "s3cr3t-t0ken" not in text and "8-123-4567" not in text and "Rosa" not in text
+    assert "GET /ciudadanos?[consulta omitida] 400" in text
