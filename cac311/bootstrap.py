@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cac311.config import Settings
 from cac311.health import Health
+from cac311.http_guard import GuardedAppRunner
 from case_core.db.engine import make_engine, make_sessionmaker
 from case_core.db.uow import UnitOfWorkFactory
 
@@ -198,7 +199,8 @@ async def start_web(rt: Runtime) -> None:
         setup_wallboard_routes(app)
     app.router.add_get("/health", rt.health.handle)
     # AccessLogger drops query strings: searches carry cédulas, names and phones.
-    runner = web.AppRunner(app, shutdown_timeout=5, access_log_class=AccessLogger)
+    # Header/body read timeouts and a connection cap against slow clients (issue 15).
+    runner = GuardedAppRunner(app, shutdown_timeout=5, access_log_class=AccessLogger)
     await runner.setup()
     rt.stack.push_async_callback(runner.cleanup)
     bind = rt.settings.http_bind
@@ -338,7 +340,7 @@ async def serve_health(stack: AsyncExitStack, health: Health, host: str, port: i
     """A tiny HTTP server with GET /health, for processes that run no web part."""
     app = web.Application()
     app.router.add_get("/health", health.handle)
-    runner = web.AppRunner(app)
+    runner = GuardedAppRunner(app)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     site = web.TCPSite(runner, host, port)
