@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Literal
@@ -271,12 +272,30 @@ def call_metrics_rows(report: CallMetrics, *, include_total: bool = True) -> lis
     return rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run (issue 15, finding 8).
+
+    Text starting with ``= + - @``, a tab or a line break is a formula to Excel, LibreOffice
+    and Google Sheets (``=HYPERLINK(...)`` typed as a district): it is prefixed with ``'``,
+    as OWASP recommends. Plain numbers (``-3``, ``12.5``) stay numbers.
+    """
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
 def to_csv(rows: list[dict[str, str]], columns: tuple[str, ...]) -> str:
-    """CSV text (UTF-8, comma, header line, ``\\r\\n`` line ends) of ``rows``."""
+    """CSV text (UTF-8, comma, header line, ``\\r\\n`` line ends) of ``rows``; every cell
+    goes through `safe_cell`, so no export of cac311 carries a live formula."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 

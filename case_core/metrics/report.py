@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from case_core.db.uow import UnitOfWorkFactory
+from case_core.domain.geography import is_official_district
 from case_core.metrics.calls import to_csv, tz_name
 from case_core.metrics.scorecards import (
     GOAL_CLOSED_30D_PERCENT,
@@ -123,6 +124,25 @@ def entity_record(card: Scorecard, month: str, as_of_local: str) -> dict[str, ob
         "seguimientos_completados": card.callbacks_completed,
         "bajo_meta": card.below_goal,
     }
+
+
+#: Smallest number of cases a published cell may show: fewer could single out one case
+#: (a confidential denuncia in a small district, say). Issue 15, finding 8.
+MIN_PUBLIC_COUNT = 5
+
+
+def public_districts(rows: list[Scorecard]) -> tuple[list[Scorecard], int]:
+    """The district rows fit for publication, and how many were held back.
+
+    A row is published only when its district is in the official list (free text never
+    reaches the open data) and it counts at least `MIN_PUBLIC_COUNT` cases.
+    """
+    shown = [
+        r
+        for r in rows
+        if r.received >= MIN_PUBLIC_COUNT and is_official_district(r.province, r.district)
+    ]
+    return shown, len(rows) - len(shown)
 
 
 def _csv_cell(column: str, value: object) -> str:
@@ -215,10 +235,14 @@ async def write_monthly_report(
     month_label = f"{MONTHS_ES[mon - 1]} de {year}"
     html_paths = []
     for card in cards:
-        districts = [d for d in by_district if d.entity_id == card.entity_id]
+        districts, hidden = public_districts(
+            [d for d in by_district if d.entity_id == card.entity_id]
+        )
         html = template.render(
             card=card,
             districts=districts,
+            hidden_districts=hidden,
+            min_public_count=MIN_PUBLIC_COUNT,
             month=month,
             month_label=month_label,
             as_of=as_of.astimezone(zone).strftime("%d/%m/%Y %H:%M"),

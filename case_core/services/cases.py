@@ -24,6 +24,7 @@ from case_core.domain.case import (
     is_case_number,
 )
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
+from case_core.domain.geography import canonical_location
 from case_core.domain.phone import normalise_phone
 from case_core.domain.roles import Actor, Role
 
@@ -80,6 +81,9 @@ async def register_case(
     contact_phone = normalise_phone(command.contact_phone) if command.contact_phone else None
     if contact_phone is not None:
         check_callback_number(contact_phone, callback_prefixes)
+    province, district, corregimiento = canonical_location(
+        command.province, command.district, command.corregimiento
+    )
     if command.resolved_at_first_contact and case_type is not CaseType.CONSULTA:
         raise DomainError("Solo una consulta se cierra en el primer contacto.")
 
@@ -106,9 +110,9 @@ async def register_case(
             entity_id=entity.id,
             service_id=command.service_id,
             description=description,
-            province=command.province or None,
-            district=command.district or None,
-            corregimiento=command.corregimiento or None,
+            province=province,
+            district=district,
+            corregimiento=corregimiento,
             address=command.address or None,
             confidential=confidential,
             anonymous=command.anonymous,

@@ -12,6 +12,7 @@ from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.cedula import parse_cedula
 from case_core.domain.errors import DomainError, NotFound
+from case_core.domain.geography import canonical_location
 from case_core.domain.phone import caller_id_candidates, is_mobile, normalise_phone
 
 
@@ -59,6 +60,10 @@ async def save_citizen(uow_factory: UnitOfWorkFactory, data: CitizenData) -> int
     if not (data.first_name or "").strip() and not cedula:
         raise DomainError("Indique al menos el nombre o la cédula del ciudadano.")
     phone = normalise_phone(data.phone) if data.phone else None
+    province, district, corregimiento = canonical_location(
+        data.province, data.district, data.corregimiento
+    )
+    place = {"province": province, "district": district, "corregimiento": corregimiento}
     async with uow_factory() as uow:
         row = None
         if cedula:
@@ -74,8 +79,10 @@ async def save_citizen(uow_factory: UnitOfWorkFactory, data: CitizenData) -> int
             await uow.citizens.add(row)
         row.first_name = (data.first_name or "").strip()
         row.last_name = (data.last_name or "").strip()
-        for attr in ("email", "province", "district", "corregimiento"):
-            value = (getattr(data, attr) or "").strip()
+        email = (data.email or "").strip()
+        if email:
+            row.email = email
+        for attr, value in place.items():  # official spellings (case_core.domain.geography)
             if value:
                 setattr(row, attr, value)
         if phone:
