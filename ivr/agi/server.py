@@ -212,6 +212,10 @@ class FastAgiServer:
             log.info("FastAGI call ended by hangup route=%s uniqueid=%s", route, env.uniqueid)
         except AgiTimeout:
             log.warning("FastAGI command timed out route=%s uniqueid=%s", route, env.uniqueid)
+        except AgiProtocolError as exc:  # a broken or hostile peer: dropped, no traceback
+            log.warning(
+                "FastAGI peer dropped route=%s uniqueid=%s: %s", route, env.uniqueid[:64], exc
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # logged without its message: it may hold personal data
