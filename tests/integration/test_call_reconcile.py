@@ -94,7 +94,13 @@ async def test_calls_left_open_by_a_restart_are_closed_at_start_and_after_a_reco
             row = await _row(uow_factory, uniqueid)
             return row is not None and row.ended_at is not None
 
-        await until(lambda: closed("1795470001.1"))
+        async def closed_with_its_pop():
+            async with uow_factory() as uow:
+                pop = await uow.session.scalar(select(ScreenPopRow))
+            return pop.closed_at is not None and await closed("1795470001.1")
+
+        # The row and its pop are closed in two transactions: wait on both (issue 15 flake).
+        await until(closed_with_its_pop)
         gone = await _row(uow_factory, "1795470001.1")
         assert gone.end_unknown
         async with uow_factory() as uow:
