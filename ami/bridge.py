@@ -117,6 +117,11 @@ class AmiBridge:
 
         client.state_listeners.append(on_state)
         unsubscribe = client.subscribe(self.handle)
+        if client.state == "up":
+            # Attached to a client that is already logged in (the composition root starts the
+            # clients first): the "up" transition was missed, so close the outage the last
+            # process left open now, or it stays open forever.
+            self._spawn(self._link_state(server, "up", client.last_change))
 
         def detach() -> None:
             unsubscribe()

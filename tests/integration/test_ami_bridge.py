@@ -249,3 +249,35 @@ def test_a_callback_leg_put_through_to_the_queue_is_stored_as_outbound():
         )
     )
     assert (inbound.direction, inbound.callback_id) == ("inbound", None)
+
+
+async def test_bridge_attached_after_the_client_is_up_closes_the_outage_of_the_last_run(
+    seeded, sim, panama
+):
+    """cac311.bootstrap starts the AMI clients, then attaches the bridge: after a deploy the
+    outage recorded at the previous shutdown must still be closed."""
+    from datetime import UTC, datetime, timedelta
+
+    from case_core.metrics.outages import outages_between, record_link_down
+
+    shutdown_at = datetime.now(UTC) - timedelta(minutes=2)
+    await record_link_down(seeded, "pbx1", shutdown_at)
+    client = AmiClient(
+        AmiConfig(host="127.0.0.1", port=sim.port, username="cac311", secret="s3cret",
+                  server="pbx1", connect_timeout=1.0, action_timeout=1.0),
+        rng=random.Random(3),
+    )  # fmt: skip
+    await client.start()
+    await client.wait_up(3)
+    bridge = AmiBridge(seeded, tz=panama)
+    detach = bridge.attach(client)
+    try:
+        await bridge.drain()
+        window = await outages_between(
+            seeded, shutdown_at - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+        )
+        assert len(window) == 1
+        assert window[0].up_at is not None and window[0].up_at >= shutdown_at
+    finally:
+        detach()
+        await client.stop()
