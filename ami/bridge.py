@@ -167,6 +167,7 @@ class AmiBridge:
                 caller_channel=record.channel,
                 server=record.server,
                 tz=self._tz,
+                agent_channel=record.agent_channel,
             )
             await publish_pop(self._uow_factory, pop, now=record.answered_at)
 

@@ -304,6 +304,9 @@ class AmiSimulator:
         self.connections = 0
         self.login_attempts = 0
         self.actions: list[AmiMessage] = []
+        # Redirect targets (channel, context, exten, priority) per Redirect; Hangup actions.
+        self.redirects: list[tuple[tuple[str, str | None, str | None, str | None], ...]] = []
+        self.hangups: list[str] = []
         self._wall = wall_clock
         self._boot = time.monotonic() - uptime
         self._server: asyncio.Server | None = None
@@ -508,6 +511,8 @@ class AmiSimulator:
             "queuepause": self._queue_pause,
             "queueremove": self._queue_remove,
             "redirect": self._redirect,
+            "bridge": self._bridge,
+            "hangup": self._hangup_action,
             "originate": self._originate,
             "command": self._command,
             "setvar": self._setvar,
@@ -878,7 +883,38 @@ class AmiSimulator:
             ch.bridge_id = ""
             for q in self.queues.values():
                 q.entries = [e for e in q.entries if e.uniqueid != ch.uniqueid]
-        self._ok(session, aid, "Redirect successful")
+        # 2026-12-01/ami-redirect-both-legs-readback: with ExtraChannel both legs survive.
+        self._ok(session, aid, "Dual Redirect successful" if extra else "Redirect successful")
+        self.redirects.append(tuple(targets))
+
+    def _bridge(self, session: _Session, m: AmiMessage) -> None:
+        """AMI Bridge of two existing channels (2026-12-01 ami-hold-resume-blindtransfer-caller,
+        ami-redirect-both-legs-readback): ``Channels have been bridged``."""
+        aid = m.action_id
+        names = [m.get("Channel1"), m.get("Channel2")]
+        for n, name in enumerate(names, 1):
+            if not name or self._find_channel(name) is None:
+                # main/features.c action_bridge's text (not captured)  # unverified
+                self._error(session, aid, f"Channel{n} does not exist: {name}")
+                return
+        bridge_id = f"sim-bridge-{len(self.redirects)}-{self._counter}"
+        for name in names:
+            ch = self._find_channel(name or "")
+            assert ch is not None
+            ch.bridge_id = bridge_id
+        self._ok(session, aid, "Channels have been bridged")
+
+    def _hangup_action(self, session: _Session, m: AmiMessage) -> None:
+        """AMI Hangup of one channel (``Channel Hungup``) or a missing one (``No such
+        channel``), as in 2026-12-01/ami-call-control-hangup-hold-transfer. The Hangup event
+        itself is left to the test's event script."""
+        aid = m.action_id
+        name = m.get("Channel") or ""
+        if self._find_channel(name) is None:
+            self._error(session, aid, "No such channel")
+            return
+        self.hangups.append(name)
+        self._ok(session, aid, "Channel Hungup")
 
     def _originate(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
@@ -955,10 +991,36 @@ class AmiSimulator:
             self._error(session, aid, "No variable specified")  # unverified
             return
         name = m.get("Channel")
-        if name and self._find_channel(name) is None:
+        ch = self._find_channel(name) if name else None
+        if name and ch is None:
             self._error(session, aid, "No such channel")  # unverified
             return
-        self._ok(session, aid, "Variable Set")  # unverified
+        self._ok(session, aid, "Variable Set")
+        if ch is not None:
+            # As captured (2026-12-01/ami-redirect-both-legs-readback): the response, then a
+            # VarSet event on that channel.
+            self.emit(
+                [
+                    ("Event", "VarSet"),
+                    ("Privilege", "dialplan,all"),
+                    ("Channel", ch.name),
+                    ("ChannelState", ch.state),
+                    ("ChannelStateDesc", ch.state_desc),
+                    ("CallerIDNum", ch.caller_num),
+                    ("CallerIDName", ch.caller_name),
+                    ("ConnectedLineNum", ch.connected_num),
+                    ("ConnectedLineName", ch.connected_name),
+                    ("Language", ch.language),
+                    ("AccountCode", ch.account_code),
+                    ("Context", ch.context),
+                    ("Exten", ch.exten),
+                    ("Priority", ch.priority),
+                    ("Uniqueid", ch.uniqueid),
+                    ("Linkedid", ch.linkedid),
+                    ("Variable", m.get("Variable") or ""),
+                    ("Value", m.get("Value") or ""),
+                ]
+            )
 
     def _command(self, session: _Session, m: AmiMessage) -> None:
         if (m.get("Command") or "").strip() == "core restart now":

@@ -34,6 +34,7 @@ ENTRY_POINTS = [
     ("cac311-inbound", "5075003110"),
     ("cac311-readback", "s"),
     ("cac311-readback", "2026000123"),
+    ("cac311-readback-agent", "s"),
     ("cac311-callback", "s"),
     ("cac311-outbound", "60001234"),
     ("cac311-agents", "1001"),
@@ -476,3 +477,31 @@ def test_given_musiconhold_conf_then_the_default_class_has_its_own_directory():
     assert moh.get("directory") == "moh/cac311"
     assert load("queues.conf").section("cac311").get("musicclass") == "default"
     assert load("queues.conf").section("cac311").get("periodic-announce")
+
+
+def test_given_the_read_back_then_the_caller_is_bridged_back_to_the_waiting_agent():
+    from agent_desktop.ports import READBACK_AGENT_CONTEXT, READBACK_AGENT_EXTEN
+    from ami.tracker import READBACK_AGENT_VAR
+
+    steps = dialplan().contexts["cac311-readback"]["s"]
+    apps = [s.app for s in steps]
+    bridge = next(s for s in steps if s.app == "Bridge")
+    assert bridge.args == "${" + READBACK_AGENT_VAR + "},x"  # the agent's leg ends with the caller
+    # The bridge comes after the number was said, both by FastAGI and by the fallback.
+    back = next(s for s in steps if s.label == "back")
+    assert back.priority < bridge.priority
+    assert apps.index("AGI") < apps.index("Bridge") and apps.index("SayDigits") < apps.index(
+        "Bridge"
+    )
+    after = steps[bridge.priority]
+    assert after.app == "GotoIf" and '"${BRIDGERESULT}" = "SUCCESS"' in after.args
+    assert "Dial" in apps[bridge.priority :]  # the agent's leg gone: dial the agent back
+    # The agent waits silently, bounded, then the leg ends.
+    wait = dialplan().contexts[READBACK_AGENT_CONTEXT][READBACK_AGENT_EXTEN]
+    assert [s.app for s in wait] == ["NoOp", "Wait", "Hangup"]
+    assert wait[1].args == "${CAC311_READBACK_AGENT_WAIT}"
+    assert int(dialplan().globals["CAC311_READBACK_AGENT_WAIT"]) >= 60
+    # A caller who hangs up during the read-back frees the waiting agent.
+    hangup = dialplan().contexts["cac311-readback"]["h"]
+    assert [s.app for s in hangup] == ["GotoIf", "SoftHangup", "NoOp"]
+    assert hangup[1].args == "${" + READBACK_AGENT_VAR + "}"
