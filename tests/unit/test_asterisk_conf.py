@@ -505,3 +505,16 @@ def test_given_the_read_back_then_the_caller_is_bridged_back_to_the_waiting_agen
     hangup = dialplan().contexts["cac311-readback"]["h"]
     assert [s.app for s in hangup] == ["GotoIf", "SoftHangup", "NoOp"]
     assert hangup[1].args == "${" + READBACK_AGENT_VAR + "}"
+
+
+def test_given_the_inbound_greeting_then_a_key_stops_it_and_reaches_the_flow():
+    steps = dialplan().contexts["cac311-inbound"]["s"]
+    greeting = next(s for s in steps if "cac311/bienvenida" in s.args)
+    # Read() keeps the key (Playback() would drop it); 1 key, 1 attempt, a short wait after.
+    assert greeting.app == "Read"
+    assert split_args(greeting.args)[:3] == ["CAC311_FIRST_KEY", "cac311/bienvenida", "1"]
+    notice = next(s for s in steps if "cac311/aviso-grabacion" in s.args)
+    # The legal notice is played whole, before the recording starts and the AGI reads the key.
+    assert notice.app == "Playback" and greeting.priority < notice.priority
+    apps = [s.app for s in steps]
+    assert notice.priority < apps.index("MixMonitor") + 1 < apps.index("AGI") + 1
