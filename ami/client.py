@@ -60,6 +60,15 @@ State = Literal["connecting", "up", "down", "auth_failed"]
 Subscriber = Callable[[AmiEvent], Awaitable[None] | None]
 
 RESTART_TOLERANCE = timedelta(seconds=2.5)
+# Modules a call cannot do without, and an AMI action each one registers that the product's
+# least-privilege user may see in ListCommands (ModuleCheck needs the "system" write class,
+# which that user must not have: answered "Permission denied" on the real Asterisk 22).
+# modules.conf "require" does not stop Asterisk when one fails (seen on 22.10.1), so the
+# backend asks after every login.
+REQUIRED_MODULE_ACTIONS: Mapping[str, str] = {
+    "res_pjsip": "PJSIPQualify",
+    "app_queue": "QueueStatus",
+}
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,9 @@ class AmiClient:
         self._boot_at: datetime | None = None
         self._ids = 0
         self._id_prefix = f"cac311-{secrets.token_hex(3)}"
+        # Required modules Asterisk runs without (from ListCommands after each login);
+        # None until the first answer.
+        self.missing_modules: tuple[str, ...] | None = None
         self.connect_attempts = 0
 
     # ------------------------------------------------------------------ public state
@@ -554,6 +566,7 @@ class AmiClient:
         self._settle_first(None)
         link.tasks.append(loop.create_task(self._ping_loop(link)))
         link.tasks.append(loop.create_task(self._resync(link)))
+        link.tasks.append(loop.create_task(self._check_modules(link)))
         try:
             await link.closed.wait()
         finally:
@@ -662,6 +675,24 @@ class AmiClient:
                 asterisk_restarted=link.restarted,
             )
         )
+
+    async def _check_modules(self, link: _Link) -> None:
+        """ListCommands (allowed to every user) names the actions of the loaded modules."""
+        try:
+            response = await self._request(link, "ListCommands", {}, self.config.action_timeout)
+        except AmiError as exc:
+            log.warning("AMI %s: ListCommands failed (%s)", self.config.server, exc)
+            return
+        assert isinstance(response, Response)
+        offered = set(response.keys())
+        missing = tuple(m for m, action in REQUIRED_MODULE_ACTIONS.items() if action not in offered)
+        if missing:
+            log.error(
+                "AMI %s: Asterisk runs without %s: calls cannot be taken; check its modules",
+                self.config.server,
+                ", ".join(missing),
+            )
+        self.missing_modules = missing
 
     async def _dispatch_loop(self) -> None:
         while True:

@@ -275,6 +275,12 @@ def _parse_callerid(text: str | None) -> tuple[str, str]:
     return text, "<unknown>"
 
 
+def _listcommands_lines() -> list[str]:
+    path = Path(__file__).with_name("ami_listcommands_cac311.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def _transcript_dir() -> Path:
     env = os.environ.get("CAC311_TRANSCRIPTS")
     if env:
@@ -300,6 +306,9 @@ class AmiSimulator:
         self.username = username
         self.secret = secret
         self.originate_policy = originate_policy
+        # Action name prefixes of modules this PBX runs without (e.g. {"PJSIP"}: res_pjsip
+        # failed to load); ListCommands then does not offer them, as Asterisk would not.
+        self.unloaded_action_prefixes: set[str] = set()
         self.unresponsive = False
         self.connections = 0
         self.login_attempts = 0
@@ -516,6 +525,7 @@ class AmiSimulator:
             "originate": self._originate,
             "command": self._command,
             "setvar": self._setvar,
+            "listcommands": self._list_commands,
         }.get(name)
         if handler is None:
             self._unknown(session, m, action)
@@ -984,6 +994,16 @@ class AmiSimulator:
                 ("CallerIDName", name),
             ]
         )
+
+    def _list_commands(self, session: _Session, m: AmiMessage) -> None:
+        """ListCommands as the real Asterisk 22.10.1 answered the user cac311 with
+        asterisk_conf/ loaded (ami_listcommands_cac311.txt): one response, a key per action."""
+        pairs: Pairs = self._response("Success", m.action_id)
+        for line in _listcommands_lines():
+            action, _, synopsis = line.partition(": ")
+            if not any(action.startswith(p) for p in self.unloaded_action_prefixes):
+                pairs.append((action, synopsis))
+        self._send(session, pairs)
 
     def _setvar(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id

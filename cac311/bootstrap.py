@@ -95,12 +95,22 @@ class Runtime:
             self.stack.push_async_callback(client.stop)
             self.ami_clients[server.name] = client
             self.health.add(f"ami:{server.name}", _ami_check(client))
+            self.health.add(f"pbx:{server.name}", _pbx_modules_check(client))
         return self.ami_clients
 
 
 def _ami_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return client.state == "up"
+
+    return check
+
+
+def _pbx_modules_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
+    """Down while Asterisk runs without a module calls need (PJSIP, the queue)."""
+
+    async def check() -> bool:
+        return client.state == "up" and client.missing_modules == ()
 
     return check
 
