@@ -258,10 +258,12 @@ JOBS_INTERVAL_SECONDS = 600.0
 
 
 async def _escalation_loop(rt: Runtime) -> None:
-    """Every few minutes: escalate cases at SLA risk or without a first action, and delete
-    desktop sessions past their absolute expiry (a browser that never came back)."""
+    """Every few minutes: escalate cases at SLA risk or without a first action, delete
+    desktop sessions past their absolute expiry (a browser that never came back), and close
+    IVR sessions whose FastAGI process died."""
     from agent_desktop.sessions import purge_expired
     from case_core.services.escalation import escalate
+    from case_core.services.ivr_sessions import close_stale as close_stale_ivr_sessions
 
     while True:
         try:
@@ -269,6 +271,7 @@ async def _escalation_loop(rt: Runtime) -> None:
             if report.total:
                 log.info("escalated %d cases", report.total)
             await purge_expired(rt.uow_factory, now=rt.clock())
+            await close_stale_ivr_sessions(rt.uow_factory, now=rt.clock())
         except Exception:
             log.exception("periodic jobs run failed")
         await asyncio.sleep(JOBS_INTERVAL_SECONDS)
