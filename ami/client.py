@@ -613,6 +613,19 @@ class AmiClient:
             return
         if not isinstance(message, Event):
             return
+        if message.name == "Shutdown":
+            # Sent (sometimes: 2026-12-01/ami-queue-member-lifecycle, not in
+            # ami-asterisk-restart) as Asterisk begins to stop; it may take seconds to close
+            # the socket. Drop the link now so that no action is sent into a dying PBX; a
+            # restart is then recognised from FullyBooted's Uptime, as without this event.
+            log.warning(
+                "AMI %s: Asterisk is shutting down (Shutdown: %s, Restart: %s)",
+                self.config.server,
+                message.get("Shutdown") or "?",
+                message.get("Restart") or "?",
+            )
+            link.close("Asterisk shutting down")
+            return
         pending = link.pending.get(message.action_id or "")
         if pending is not None and pending.list_end and not pending.future.done():
             if message.name == pending.list_end:

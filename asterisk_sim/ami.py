@@ -364,8 +364,31 @@ class AmiSimulator:
             await self._server.wait_closed()
             self._server = None
 
-    def drop_all(self, *, restart: bool = False) -> None:
-        """Close every client socket abruptly; ``restart`` also resets uptime and calls."""
+    def drop_all(
+        self, *, restart: bool = False, shutdown_event: bool = False, linger: float = 0.0
+    ) -> None:
+        """Close every client socket abruptly; ``restart`` also resets uptime and calls.
+
+        ``shutdown_event``: first send ``Event: Shutdown`` (``Shutdown: Cleanly``, ``Restart``)
+        as Asterisk 22 did before one ``core restart now`` (2026-12-01/
+        ami-queue-member-lifecycle; before another it did not), and keep the sockets open
+        ``linger`` seconds more, as a PBX that takes time to stop.
+        """
+        if shutdown_event:
+            for session in list(self._sessions):
+                if session.authed:
+                    self._send(
+                        session,
+                        [
+                            ("Event", "Shutdown"),
+                            ("Privilege", "system,all"),
+                            ("Shutdown", "Cleanly"),
+                            ("Restart", "True" if restart else "False"),
+                        ],
+                    )
+            if linger > 0:
+                self._later(linger, lambda: self.drop_all(restart=restart))
+                return
         for session in list(self._sessions):
             session.closing = True
             with contextlib.suppress(Exception):

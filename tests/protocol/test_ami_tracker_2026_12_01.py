@@ -14,6 +14,31 @@ from ami.tracker import READBACK_AGENT_VAR, CallTracker
 from tests.protocol.test_ami_tracker import run, timeline
 
 READBACK = "2026-12-01/ami-redirect-both-legs-readback"
+
+
+def events_per_connection(name: str) -> list[ev.AmiEvent]:
+    """Typed events of every connection of a capture (a new parser after each ``<EOF>``)."""
+    from datetime import UTC, datetime
+
+    from ami.protocol import AmiParser, Event
+    from tests.transcripts import load_jsonl
+
+    out: list[ev.AmiEvent] = []
+    parser = AmiParser()
+    for row in load_jsonl(name):
+        if row["dir"] != "asterisk":
+            continue
+        if row["data"].startswith("<"):
+            parser = AmiParser()
+            continue
+        for m in parser.feed(row["data"].encode()):
+            if isinstance(m, Event):
+                typed = ev.to_event(m, "pbx1", datetime.fromtimestamp(row["t"], UTC))
+                if typed is not None:
+                    out.append(typed)
+    return out
+
+
 LIFECYCLE = "2026-12-01/ami-queue-member-lifecycle"
 
 
@@ -102,3 +127,72 @@ def test_given_two_open_calls_of_one_agent_then_the_dest_uniqueid_picks_the_righ
     done = [u.record for u in updates if u.record.talk_seconds is not None]
     assert [r.uniqueid for r in done] == ["1796137117.4"]
     assert tracker.get("pbx1", "1796137200.9").talk_seconds is None
+
+
+def test_given_a_restart_then_persistent_members_are_unavailable_until_their_phone_qualifies():
+    """After ``core restart now`` QueueStatus lists the persisted members with ``Status: 5``;
+    PJSIP/1001 becomes available with its first qualify (QueueMemberStatus ``Status: 1``)."""
+    from case_core.services.agents import AgentState, state_from_member
+
+    events = events_per_connection(LIFECYCLE)
+    booted = [i for i, e in enumerate(events) if isinstance(e, ev.FullyBooted)]
+    assert len(booted) == 2 and events[booted[1]].uptime == 0  # the second connection
+    events = events[booted[1] :]
+    first_status = next(i for i, e in enumerate(events) if isinstance(e, ev.QueueMemberStatus))
+    members = [e for e in events[:first_status] if isinstance(e, ev.QueueMember)]
+    assert {m.interface for m in members} == {"PJSIP/1001", "PJSIP/1002", "PJSIP/1003"}
+    states = {
+        m.interface: state_from_member(status=m.status, paused=m.paused, in_call=m.in_call)
+        for m in members
+    }
+    assert all(m.status == 5 for m in members)
+    assert states["PJSIP/1001"] == AgentState.UNAVAILABLE  # not offered calls yet
+    assert states["PJSIP/1002"] == states["PJSIP/1003"] == AgentState.PAUSED  # pauses kept
+    later = [
+        e
+        for e in events
+        if isinstance(e, ev.QueueMemberStatus) and e.interface == "PJSIP/1001" and e.status == 1
+    ]
+    assert later
+    first = later[0]
+    assert state_from_member(status=first.status, paused=first.paused, in_call=first.in_call) == (
+        AgentState.AVAILABLE
+    )
+
+
+def test_given_a_callback_leg_without_channelvars_then_the_varset_names_its_callback():
+    """2026-12-01/ami-callback-leg-to-queue: AgentConnect carries no channel variables; the
+    VarSet of CAC311_CALLBACK_ID on the leg (before it queues) is what identifies it."""
+    from ami.bridge import snapshot_of
+
+    events = timeline("2026-12-01/ami-callback-leg-to-queue")
+    connect = next(e for _, e in events if isinstance(e, ev.AgentConnect))
+    assert connect.channel.endswith(";1")  # the originated leg itself queues
+    tracker = CallTracker()
+    updates = run(tracker, events)
+    record = next(u.record for u in updates if u.change == "answered")
+    snapshot = snapshot_of(record)
+    assert snapshot.direction == "outbound" and snapshot.callback_id == 2
+    assert record.recording_path and record.recording_path.endswith(".wav")
+
+
+def test_given_channelvars_then_every_repeated_chanvariable_header_is_kept():
+    from ami.protocol import AmiParser, Event
+    from tests.transcripts import load_jsonl
+
+    parser = AmiParser()
+    connects = []
+    for row in load_jsonl("2026-12-01/ami-callback-leg-to-queue-channelvars"):
+        if row["dir"] == "asterisk" and not row["data"].startswith("<"):
+            connects += [
+                m
+                for m in parser.feed(row["data"].encode())
+                if isinstance(m, Event) and m.name == "AgentConnect"
+            ]
+    assert len(connects) == 1
+    assert connects[0].get_all("ChanVariable") == [
+        "CAC311_CALLBACK_ID=2",
+        "CAC311_CALLBACK_KIND=satisfaccion",
+        "CAC311_CALL_KIND=callback",
+    ]
+    assert "DestChanVariable" in connects[0].keys()
