@@ -60,6 +60,8 @@ State = Literal["connecting", "up", "down", "auth_failed"]
 Subscriber = Callable[[AmiEvent], Awaitable[None] | None]
 
 RESTART_TOLERANCE = timedelta(seconds=2.5)
+# Longest wait for FullyBooted after a login before resyncing anyway.
+BOOT_WAIT = 30.0
 # Modules a call cannot do without, and an AMI action each one registers that the product's
 # least-privilege user may see in ListCommands (ModuleCheck needs the "system" write class,
 # which that user must not have: answered "Permission denied" on the real Asterisk 22).
@@ -151,6 +153,7 @@ class _Link:
         self.closed = asyncio.Event()
         self.banner: Banner | None = None
         self.fully_booted: FullyBooted | None = None
+        self.booted = asyncio.Event()
         self.restarted = False
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -565,8 +568,7 @@ class AmiClient:
         self._up.set()
         self._settle_first(None)
         link.tasks.append(loop.create_task(self._ping_loop(link)))
-        link.tasks.append(loop.create_task(self._resync(link)))
-        link.tasks.append(loop.create_task(self._check_modules(link)))
+        link.tasks.append(loop.create_task(self._when_booted(link)))
         try:
             await link.closed.wait()
         finally:
@@ -650,6 +652,7 @@ class AmiClient:
             log.warning("AMI %s: Asterisk restarted (uptime %ss)", self.config.server, event.uptime)
         self._boot_at = boot_at
         link.fully_booted = event
+        link.booted.set()
 
     async def _ping_loop(self, link: _Link) -> None:
         while not link.closed.is_set():
@@ -688,6 +691,20 @@ class AmiClient:
                 asterisk_restarted=link.restarted,
             )
         )
+
+    async def _when_booted(self, link: _Link) -> None:
+        """Resync and check the modules once Asterisk is fully booted.
+
+        Right after ``core restart now`` Asterisk 22 accepts the AMI login before it has
+        loaded its modules (seen on the real 22.10.1: a login 1 s after the restart got
+        ``Invalid/unknown command: QueueStatus``, and FullyBooted came 0.7 s after the login).
+        FullyBooted is sent at login when Asterisk is already up, else when it is; without it
+        (never seen) both run after BOOT_WAIT seconds anyway.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.booted.wait(), BOOT_WAIT)
+        await self._resync(link)
+        await self._check_modules(link)
 
     async def _check_modules(self, link: _Link) -> None:
         """ListCommands (allowed to every user) names the actions of the loaded modules."""

@@ -275,6 +275,12 @@ def _parse_callerid(text: str | None) -> tuple[str, str]:
     return text, "<unknown>"
 
 
+# Actions of loadable modules (app_queue, res_pjsip): unknown while a restarted PBX boots.
+_MODULE_ACTIONS = frozenset(
+    {"queuestatus", "queuesummary", "queueadd", "queuepause", "queueremove", "pjsipqualify"}
+)
+
+
 def _listcommands_lines() -> list[str]:
     path = Path(__file__).with_name("ami_listcommands_cac311.txt")
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -318,6 +324,7 @@ class AmiSimulator:
         self.hangups: list[str] = []
         self._wall = wall_clock
         self._boot = time.monotonic() - uptime
+        self._booted_at = self._boot
         self._server: asyncio.Server | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -365,14 +372,21 @@ class AmiSimulator:
             self._server = None
 
     def drop_all(
-        self, *, restart: bool = False, shutdown_event: bool = False, linger: float = 0.0
+        self,
+        *,
+        restart: bool = False,
+        shutdown_event: bool = False,
+        linger: float = 0.0,
+        boot_delay: float = 0.0,
     ) -> None:
         """Close every client socket abruptly; ``restart`` also resets uptime and calls.
 
         ``shutdown_event``: first send ``Event: Shutdown`` (``Shutdown: Cleanly``, ``Restart``)
         as Asterisk 22 did before one ``core restart now`` (2026-12-01/
         ami-queue-member-lifecycle; before another it did not), and keep the sockets open
-        ``linger`` seconds more, as a PBX that takes time to stop.
+        ``linger`` seconds more, as a PBX that takes time to stop. ``boot_delay``: after the
+        restart, logins are accepted at once but FullyBooted comes, and the queue and PJSIP
+        actions exist, only ``boot_delay`` seconds later (as on the real 22.10.1).
         """
         if shutdown_event:
             for session in list(self._sessions):
@@ -387,7 +401,7 @@ class AmiSimulator:
                         ],
                     )
             if linger > 0:
-                self._later(linger, lambda: self.drop_all(restart=restart))
+                self._later(linger, lambda: self.drop_all(restart=restart, boot_delay=boot_delay))
                 return
         for session in list(self._sessions):
             session.closing = True
@@ -396,6 +410,7 @@ class AmiSimulator:
         self._sessions.clear()
         if restart:
             self._boot = time.monotonic()
+            self._booted_at = self._boot + boot_delay
             self.channels.clear()
             for q in self.queues.values():
                 q.entries.clear()
@@ -550,7 +565,7 @@ class AmiSimulator:
             "setvar": self._setvar,
             "listcommands": self._list_commands,
         }.get(name)
-        if handler is None:
+        if handler is None or (self.booting and name in _MODULE_ACTIONS):
             self._unknown(session, m, action)
             return
         handler(session, m)
@@ -568,17 +583,12 @@ class AmiSimulator:
         session.authed = True
         session.username = m.get("Username") or ""
         self._ok(session, aid, "Authentication accepted")
-        uptime = str(self.uptime)
-        self._send(
-            session,
-            [
-                ("Event", "FullyBooted"),
-                ("Privilege", "system,all"),
-                ("Uptime", uptime),
-                ("LastReload", uptime),
-                ("Status", "Fully Booted"),
-            ],
-        )
+        if self.booting:
+            # Seen on the real 22.10.1 right after core restart now: the login is accepted
+            # before the modules are loaded; FullyBooted follows once they are.
+            self._later(max(self._booted_at - time.monotonic(), 0.0), self._fully_booted, session)
+        else:
+            self._fully_booted(session)
         tv = _tv(session.started)
         self._send(
             session,
@@ -597,6 +607,26 @@ class AmiSimulator:
                 ("SessionTV", tv),
             ],
         )
+
+    def _fully_booted(self, session: _Session) -> None:
+        if session.closing:
+            return
+        uptime = str(self.uptime)
+        self._send(
+            session,
+            [
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", uptime),
+                ("LastReload", uptime),
+                ("Status", "Fully Booted"),
+            ],
+        )
+
+    @property
+    def booting(self) -> bool:
+        """True while a restarted PBX still loads its modules (see :meth:`drop_all`)."""
+        return time.monotonic() < self._booted_at
 
     def _ping(self, session: _Session, m: AmiMessage) -> None:
         self._send(
@@ -1024,7 +1054,10 @@ class AmiSimulator:
         pairs: Pairs = self._response("Success", m.action_id)
         for line in _listcommands_lines():
             action, _, synopsis = line.partition(": ")
-            if not any(action.startswith(p) for p in self.unloaded_action_prefixes):
+            unloaded = self.unloaded_action_prefixes | (
+                {"PJSIP", "Queue"} if self.booting else set()
+            )
+            if not any(action.startswith(p) for p in unloaded):
                 pairs.append((action, synopsis))
         self._send(session, pairs)
 
