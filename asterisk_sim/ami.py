@@ -827,7 +827,8 @@ class AmiSimulator:
             )  # unverified
             return
         if interface in q.members:
-            self._error(session, aid, "Unable to add interface: Already there")  # unverified
+            # as captured in 2026-12-01/ami-queue-member-lifecycle
+            self._error(session, aid, "Unable to add interface: Already there")
             return
         member = SimMember(
             queue,
