@@ -112,3 +112,31 @@ async def test_given_the_read_back_actions_then_answers_are_the_recorded_ones(si
     assert "Redirect successful" in messages[4:]
     for expected, answered in pairs:
         assert answered.fields == expected.fields
+
+
+async def test_given_core_restart_now_then_the_shutdown_event_is_the_recorded_one(sim):
+    from ami.protocol import Event
+
+    parser = AmiParser()
+    recorded_event = None
+    for row in load_jsonl("2026-12-01/ami-queue-member-lifecycle"):
+        if row["dir"] == "asterisk" and not row["data"].startswith("<"):
+            for m in parser.feed(row["data"].encode()):
+                if isinstance(m, Event) and m.name == "Shutdown":
+                    recorded_event = m
+        elif row["data"].startswith("<"):
+            parser = AmiParser()
+    assert recorded_event is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    writer.write(b"Action: Login\r\nUsername: cac311\r\nSecret: s3cret\r\nActionID: l\r\n\r\n")
+    live = AmiParser()
+    got: list = []
+    while not any(isinstance(m, Response) for m in got):
+        got.extend(live.feed(await asyncio.wait_for(reader.read(65536), 5)))
+    sim.drop_all(restart=True, shutdown_event=True)
+    data = b""
+    while chunk := await asyncio.wait_for(reader.read(65536), 5):
+        data += chunk
+    events = [m for m in got + live.feed(data) if isinstance(m, Event) and m.name == "Shutdown"]
+    assert [e.fields for e in events] == [recorded_event.fields]
+    writer.close()
