@@ -107,10 +107,11 @@ def _ami_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
 
 
 def _pbx_modules_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
-    """Down while Asterisk runs without a module calls need (PJSIP, the queue)."""
+    """Down while Asterisk runs without a module calls need (PJSIP, the queue); not yet
+    known (the first seconds after a login) counts as up, so a start does not flap."""
 
     async def check() -> bool:
-        return client.state == "up" and client.missing_modules == ()
+        return client.state == "up" and not client.missing_modules
 
     return check
 
