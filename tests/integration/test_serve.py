@@ -87,9 +87,8 @@ async def test_a_pbx_running_without_pjsip_is_reported_down_though_its_ami_is_up
     settings = _settings(migrated_database, sim, tmp_path)
     async with running_parts(settings, {"ami"}) as rt:
         client = rt.ami_clients["pbx1"]
-        status, body = await _until_health(
-            rt.ports["health"], lambda b: client.missing_modules is not None
-        )
+        await _until_health(rt.ports["health"], lambda b: client.missing_modules is not None)
+        status, body = await _health(rt.ports["health"])
         assert status == 503
         assert body["checks"]["ami:pbx1"] == "up" and body["checks"]["pbx:pbx1"] == "down"
         assert client.missing_modules == ("res_pjsip",)
