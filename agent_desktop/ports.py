@@ -11,6 +11,9 @@ from typing import Protocol
 
 READBACK_CONTEXT = "cac311-readback"
 READBACK_PRIORITY = 1
+# Where the agent's leg waits during the read-back (Redirect ExtraChannel).
+READBACK_AGENT_CONTEXT = "cac311-readback-agent"
+READBACK_AGENT_EXTEN = "s"
 MANUAL_CALLBACK_CONTEXT = "cac311-callback-manual"
 
 
@@ -27,10 +30,20 @@ class QueueControl(Protocol):
         """AMI QueueRemove of ``interface``."""
 
     async def redirect_to_readback(
-        self, channel: str, case_number: str, server: str | None = None
+        self,
+        channel: str,
+        case_number: str,
+        server: str | None = None,
+        *,
+        agent_channel: str | None = None,
     ) -> None:
         """AMI Redirect of ``channel`` (on PBX ``server``) to ``cac311-readback``, extension
-        ``case_number``, priority 1: the IVR step that reads the number digit by digit."""
+        ``case_number``, priority 1: the IVR step that reads the number digit by digit.
+
+        With ``agent_channel`` (the agent's leg) the agent is kept: ``Setvar
+        CAC311_AGENT_CHANNEL`` on the caller, then one Redirect with ``ExtraChannel`` = the
+        agent to ``cac311-readback-agent`` (the agent waits); the dialplan bridges both again.
+        """
 
     async def originate_manual_callback(
         self, agent_interface: str, phone: str, callback_id: int

@@ -139,6 +139,11 @@ class AmiBridge:
 
         client.state_listeners.append(on_state)
         unsubscribe = client.subscribe(self.handle)
+        if client.state == "up":
+            # Attached to a client that is already logged in (the composition root starts the
+            # clients first): the "up" transition was missed, so close the outage the last
+            # process left open now, or it stays open forever.
+            self._spawn(self._link_state(server, "up", client.last_change))
 
         def detach() -> None:
             unsubscribe()
@@ -212,6 +217,7 @@ class AmiBridge:
             caller_channel=record.channel,
             server=record.server,
             tz=self._tz,
+            agent_channel=record.agent_channel,
         )
         if late:
             now = datetime.now(UTC)

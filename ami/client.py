@@ -68,6 +68,17 @@ State = Literal["connecting", "up", "down", "auth_failed"]
 Subscriber = Callable[[AmiEvent], Awaitable[None] | None]
 
 RESTART_TOLERANCE = timedelta(seconds=2.5)
+# Longest wait for FullyBooted after a login before resyncing anyway.
+BOOT_WAIT = 30.0
+# Modules a call cannot do without, and an AMI action each one registers that the product's
+# least-privilege user may see in ListCommands (ModuleCheck needs the "system" write class,
+# which that user must not have: answered "Permission denied" on the real Asterisk 22).
+# modules.conf "require" does not stop Asterisk when one fails (seen on 22.10.1), so the
+# backend asks after every login.
+REQUIRED_MODULE_ACTIONS: Mapping[str, str] = {
+    "res_pjsip": "PJSIPQualify",
+    "app_queue": "QueueStatus",
+}
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,7 @@ class _Link:
         self.closed = asyncio.Event()
         self.banner: Banner | None = None
         self.fully_booted: FullyBooted | None = None
+        self.booted = asyncio.Event()
         self.restarted = False
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -208,6 +220,9 @@ class AmiClient:
         self._boot_at: datetime | None = None
         self._ids = 0
         self._id_prefix = f"cac311-{secrets.token_hex(3)}"
+        # Required modules Asterisk runs without (from ListCommands after each login);
+        # None until the first answer.
+        self.missing_modules: tuple[str, ...] | None = None
         self.connect_attempts = 0
 
     # ------------------------------------------------------------------ public state
@@ -561,7 +576,7 @@ class AmiClient:
         self._up.set()
         self._settle_first(None)
         link.tasks.append(loop.create_task(self._ping_loop(link)))
-        link.tasks.append(loop.create_task(self._resync(link)))
+        link.tasks.append(loop.create_task(self._when_booted(link)))
         try:
             await link.closed.wait()
         finally:
@@ -611,6 +626,19 @@ class AmiClient:
             return
         if not isinstance(message, Event):
             return
+        if message.name == "Shutdown":
+            # Sent (sometimes: 2026-12-01/ami-queue-member-lifecycle, not in
+            # ami-asterisk-restart) as Asterisk begins to stop; it may take seconds to close
+            # the socket. Drop the link now so that no action is sent into a dying PBX; a
+            # restart is then recognised from FullyBooted's Uptime, as without this event.
+            log.warning(
+                "AMI %s: Asterisk is shutting down (Shutdown: %s, Restart: %s)",
+                self.config.server,
+                message.get("Shutdown") or "?",
+                message.get("Restart") or "?",
+            )
+            link.close("Asterisk shutting down")
+            return
         pending = link.pending.get(message.action_id or "")
         if pending is not None and pending.list_end and not pending.future.done():
             if message.name == pending.list_end:
@@ -635,6 +663,7 @@ class AmiClient:
             log.warning("AMI %s: Asterisk restarted (uptime %ss)", self.config.server, event.uptime)
         self._boot_at = boot_at
         link.fully_booted = event
+        link.booted.set()
 
     async def _ping_loop(self, link: _Link) -> None:
         while not link.closed.is_set():
@@ -673,6 +702,38 @@ class AmiClient:
                 asterisk_restarted=link.restarted,
             )
         )
+
+    async def _when_booted(self, link: _Link) -> None:
+        """Resync and check the modules once Asterisk is fully booted.
+
+        Right after ``core restart now`` Asterisk 22 accepts the AMI login before it has
+        loaded its modules (seen on the real 22.10.1: a login 1 s after the restart got
+        ``Invalid/unknown command: QueueStatus``, and FullyBooted came 0.7 s after the login).
+        FullyBooted is sent at login when Asterisk is already up, else when it is; without it
+        (never seen) both run after BOOT_WAIT seconds anyway.
+        """
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.booted.wait(), BOOT_WAIT)
+        await self._resync(link)
+        await self._check_modules(link)
+
+    async def _check_modules(self, link: _Link) -> None:
+        """ListCommands (allowed to every user) names the actions of the loaded modules."""
+        try:
+            response = await self._request(link, "ListCommands", {}, self.config.action_timeout)
+        except AmiError as exc:
+            log.warning("AMI %s: ListCommands failed (%s)", self.config.server, exc)
+            return
+        assert isinstance(response, Response)
+        offered = set(response.keys())
+        missing = tuple(m for m, action in REQUIRED_MODULE_ACTIONS.items() if action not in offered)
+        if missing:
+            log.error(
+                "AMI %s: Asterisk runs without %s: calls cannot be taken; check its modules",
+                self.config.server,
+                ", ".join(missing),
+            )
+        self.missing_modules = missing
 
     async def _dispatch_loop(self) -> None:
         while True:

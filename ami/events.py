@@ -128,6 +128,7 @@ class AgentComplete(AmiEvent):
     member_name: str
     dest_channel: str | None
     dest_uniqueid: str | None
+    dest_linkedid: str | None = None
     hold_time: int
     talk_time: int
     reason: str
@@ -469,6 +470,7 @@ def _agent_complete(m: AmiMessage, s: str, t: datetime) -> AmiEvent:
         member_name=m.get("MemberName") or interface,
         dest_channel=m.get("DestChannel"),
         dest_uniqueid=m.get("DestUniqueid"),
+        dest_linkedid=m.get("DestLinkedid"),
         hold_time=_int(m, "HoldTime"),
         talk_time=_int(m, "TalkTime"),
         reason=m.get("Reason") or "",

@@ -79,8 +79,13 @@ class Response(AmiMessage):
 
     @property
     def message(self) -> str:
-        """The human ``Message`` text ('' when absent)."""
-        return self.get("Message") or ""
+        """The human ``Message`` text ('' when absent).
+
+        A few Asterisk 22 responses end it with a stray ``\\n`` before the ``\\r\\n``
+        (``Park successful``, ``Unable to retrieve endpoint 1999``): the fields keep the exact
+        bytes, this text is stripped of it so that comparisons work either way.
+        """
+        return (self.get("Message") or "").rstrip("\n")
 
 
 @dataclass(frozen=True)

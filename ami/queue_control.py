@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from agent_desktop.ports import MANUAL_CALLBACK_CONTEXT, READBACK_CONTEXT, READBACK_PRIORITY
+from agent_desktop.ports import (
+    MANUAL_CALLBACK_CONTEXT,
+    READBACK_AGENT_CONTEXT,
+    READBACK_AGENT_EXTEN,
+    READBACK_CONTEXT,
+    READBACK_PRIORITY,
+)
 from ami.client import AmiClient
+from ami.tracker import READBACK_AGENT_VAR
 from case_core.domain.case import is_case_number
 
 # The agent's phone rings this long ([globals] CAC311_AGENT_RING_TIMEOUT is 30 s too).
@@ -14,6 +21,8 @@ MANUAL_AGENT_RING_MS = 30_000
 MANUAL_CALLER_ID = '"3-1-1 devolucion" <311>'
 _INTERFACE_RE = re.compile(r"^[A-Za-z]+/[\w.@;/-]+$")
 _E164_RE = re.compile(r"^\+\d{7,15}$")
+# A channel name as Asterisk builds it: PJSIP/1001-00000049, Local/100@agents-0000000a;1.
+_CHANNEL_RE = re.compile(r"^[A-Za-z]+/[\w.@;/+-]+$")
 
 
 class ManualCallFailed(RuntimeError):
@@ -47,15 +56,39 @@ class AmiQueueControl:
         await self._primary.queue_remove(queue, interface)
 
     async def redirect_to_readback(
-        self, channel: str, case_number: str, server: str | None = None
+        self,
+        channel: str,
+        case_number: str,
+        server: str | None = None,
+        *,
+        agent_channel: str | None = None,
     ) -> None:
         if not is_case_number(case_number):
             raise ValueError("not a case number")
-        # The case number travels as the extension (``[cac311-readback]`` matches
-        # ``_X.`` and sets CAC311_CASE_NUMBER from ${EXTEN}): one Redirect, no Setvar
-        # racing it, and a missing channel fails with Asterisk's own Redirect error.
-        await self._client(server).redirect(
-            channel, READBACK_CONTEXT, case_number, READBACK_PRIORITY
+        client = self._client(server)
+        if agent_channel is None:
+            # An older pop without the agent's leg: the caller alone (Asterisk hangs the
+            # agent's leg up at once; the dialplan then dials the same agent back).
+            await client.redirect(channel, READBACK_CONTEXT, case_number, READBACK_PRIORITY)
+            return
+        if not _CHANNEL_RE.match(agent_channel):
+            raise ValueError("not a channel name")
+        # The case number travels as the extension ([cac311-readback] _X. sets
+        # CAC311_CASE_NUMBER from ${EXTEN}). The agent's leg is named on the caller first
+        # (the dialplan bridges back to it; the tracker learns from this VarSet that
+        # app_queue will send no AgentComplete), then ONE Redirect moves both legs out of the
+        # queue's bridge: "Dual Redirect successful", the agent's leg stays up
+        # (2026-12-01/ami-redirect-both-legs-readback). A failed Setvar stops here.
+        await client.set_var(channel, READBACK_AGENT_VAR, agent_channel)
+        await client.redirect(
+            channel,
+            READBACK_CONTEXT,
+            case_number,
+            READBACK_PRIORITY,
+            extra_channel=agent_channel,
+            extra_context=READBACK_AGENT_CONTEXT,
+            extra_exten=READBACK_AGENT_EXTEN,
+            extra_priority=1,
         )
 
     async def originate_manual_callback(

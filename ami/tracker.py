@@ -13,8 +13,15 @@ Asterisk 22 transcripts that shape this code:
   (queue_log ``EXITWITHTIMEOUT``); app_queue counts both as abandoned, so do we, unless the
   caller joins again (the dialplan's queue loop): then it is one call whose wait goes on.
 - After a Redirect out of the queue, AgentComplete comes AFTER the caller's Hangup and
-  without channel keys: it is matched by server + queue + member interface to the answered
-  call still waiting for its talk time.
+  without channel keys (also when the caller was hung up by AMI: 2026-12-01
+  ami-queue-member-lifecycle): it is matched by the agent leg (``DestUniqueid``, then
+  ``DestLinkedid``) and else by server + queue + member interface to the answered call still
+  waiting for its talk time.
+- The read-back that keeps the agent (2026-12-01 ami-redirect-both-legs-readback): the desktop
+  sets ``CAC311_AGENT_CHANNEL`` on the caller (a VarSet), then one Redirect moves the caller to
+  the read-back and the agent to a wait (``ExtraChannel``); the dialplan bridges them again.
+  app_queue then NEVER sends AgentComplete for that call, so such a call ends at the caller's
+  Hangup, its talk time measured from AgentConnect to that Hangup.
 - Timings come from Asterisk's own counters (``HoldTime``, ``TalkTime``, ``RingTime``); the
   timestamps (``entered_at``...) are the ``received_at`` of the events.
 
@@ -46,6 +53,8 @@ from ami.events import (
 
 IVR_PREFIX = "CAC311_"
 RECORDING_VAR = "MIXMONITOR_FILENAME"
+# Set on the caller's channel by the desktop just before the dual Redirect of the read-back.
+READBACK_AGENT_VAR = "CAC311_AGENT_CHANNEL"
 
 Change = Literal["queued", "answered", "abandoned", "ended", "updated", "recovered"]
 
@@ -71,6 +80,7 @@ class CallRecord:
     agent_interface: str | None = None
     agent_member_name: str | None = None
     agent_uniqueid: str | None = None
+    agent_channel: str | None = None
     abandoned: bool = False
     end_reason: str | None = None
     hangup_cause: int | None = None
@@ -189,6 +199,7 @@ class CallTracker:
                 agent_interface=event.interface,
                 agent_member_name=event.member_name,
                 agent_uniqueid=event.dest_uniqueid,
+                agent_channel=event.dest_channel,
             )
             change = "answered"
         elif isinstance(event, QueueCallerAbandon):
@@ -204,6 +215,16 @@ class CallTracker:
             record = replace(record, ended_at=event.received_at, hangup_cause=event.cause)
             if record.end_reason is None and record.answered_at is None:
                 record = replace(record, end_reason="left_queue" if record.left_queue_at else None)
+            if (
+                record.answered_at is not None
+                and record.talk_seconds is None
+                and READBACK_AGENT_VAR in record.ivr
+            ):
+                # Kept with the agent over the read-back: no AgentComplete will ever come.
+                talk = int((event.received_at - record.answered_at).total_seconds())
+                record = replace(
+                    record, talk_seconds=max(talk, 0), end_reason=record.end_reason or "readback"
+                )
             change = "ended"
         else:
             return []
@@ -277,6 +298,14 @@ class CallTracker:
                 and r.answered_at is not None
                 and r.talk_seconds is None
             ]
+            # Without the caller's keys, the agent leg names the call (Dest* fields).
+            by_leg = [
+                r
+                for r in candidates
+                if (event.dest_uniqueid and r.agent_uniqueid == event.dest_uniqueid)
+                or (event.dest_linkedid and r.linkedid == event.dest_linkedid)
+            ]
+            candidates = by_leg or candidates
             if not candidates:
                 return []
             record = max(candidates, key=_answered_key)

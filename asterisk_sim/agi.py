@@ -8,7 +8,9 @@ Caller behaviour is a `CallerScript`, a list of actions used in order:
 
 * ``Press("8*123*4567#")`` - keys typed at the next *input* command (GET DATA, WAIT FOR DIGIT).
   GET DATA stops at ``#`` (not returned) or at ``max_digits``; keys without either end in a
-  timeout that returns what was typed. WAIT FOR DIGIT uses the first key only.
+  timeout that returns what was typed. WAIT FOR DIGIT takes the first key and leaves the others
+  for the next input command (the caller keys them one after the other).
+  ``Press("8*12", hangup=True)``: then the caller hangs up (GET DATA loses the keys).
 * ``PressDuringPrompt("1", endpos=21600)`` - interrupts the next *interruptible prompt*
   (STREAM FILE / SAY DIGITS / SAY NUMBER with escape digits). A key that is not an escape
   digit does not interrupt (the prompt plays to its end). At an input command it acts as Press.
@@ -91,7 +93,7 @@ USAGE_TEXT: dict[str, str] = {
 # Commands Asterisk 22 knows that this simulator does not implement: answered 510 and
 # recorded in `SimulatedAgiCall.unsimulated` so a test can notice.
 _KNOWN_UNSIMULATED = (
-    "ASYNCAGI BREAK", "CONTROL STREAM FILE", "DATABASE DEL", "DATABASE DELTREE",
+    "ASYNCAGI BREAK", "DATABASE DEL", "DATABASE DELTREE",
     "DATABASE GET", "DATABASE PUT", "GET OPTION", "GOSUB", "RECEIVE CHAR", "RECEIVE TEXT",
     "RECORD FILE", "SAY ALPHA", "SAY DATE", "SAY DATETIME", "SAY PHONETIC", "SAY TIME",
     "SEND IMAGE", "SEND TEXT", "SET AUTOHANGUP", "SET CALLERID", "SET CONTEXT",
@@ -111,9 +113,16 @@ _channel_seq = itertools.count(0)
 
 @dataclass(frozen=True)
 class Press:
-    """Keys typed at the next input command (GET DATA, WAIT FOR DIGIT)."""
+    """Keys typed at the next input command (GET DATA, WAIT FOR DIGIT).
+
+    ``hangup=True``: the caller hangs up after the last key, before ``#`` or a timeout. GET
+    DATA then answers ``200 result=-1`` and the keys are lost (as captured in
+    2026-12-01/agi-barge-in-and-hangup-digits); a WAIT FOR DIGIT loop gets each key, then
+    ``200 result=-1``.
+    """
 
     digits: str
+    hangup: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,10 @@ class CallerScript:
         action: CallerAction = self._actions.pop(0) if self._actions else Timeout()
         self.used.append(action)
         return action
+
+    def push_front(self, action: CallerAction) -> None:
+        """Put an action back at the head (the rest of a multi-key Press)."""
+        self._actions.insert(0, action)
 
     @property
     def remaining(self) -> tuple[CallerAction, ...]:
@@ -540,6 +553,14 @@ class SimulatedAgiCall:
             return f"200 result={ord(key)} endpos={pos}\n".encode(), False
         return f"200 result=0 endpos={length}\n".encode(), False
 
+    def _cmd_control_stream_file(self, argv: list[str]) -> tuple[bytes, bool]:
+        # CONTROL STREAM FILE file escape [skipms [ffchar [rewchar [pausechar [offset]]]]]:
+        # 2026-12-01/agi-barge-in-and-hangup-digits: an escape key ends it with its ASCII code
+        # and endpos (the fast-forward key does not end it: not simulated, no audio here).
+        if len(argv) < 5:
+            return self._usage("CONTROL STREAM FILE")
+        return self._cmd_stream_file(["STREAM", "FILE", argv[3], argv[4]])
+
     def _say(self, argv: list[str]) -> tuple[bytes, bool]:
         if self._take_hangup() is not None:
             return b"200 result=-1\n", True
@@ -568,6 +589,9 @@ class SimulatedAgiCall:
         keys = ""
         if isinstance(action, Press):
             keys = action.digits
+            if action.hangup and "#" not in keys and len(keys) < max_digits:
+                self._hung_up = True
+                return b"200 result=-1\n", True  # the keys typed so far are lost
         elif isinstance(action, PressDuringPrompt):
             keys = action.digit
         collected = ""
@@ -588,6 +612,14 @@ class SimulatedAgiCall:
         keys = ""
         if isinstance(action, Press):
             keys = action.digits
+            # A caller typing several keys: each WAIT FOR DIGIT gets the next one.
+            if len(keys) > 1:
+                self.caller.push_front(Press(keys[1:], hangup=action.hangup))
+            elif action.hangup:
+                self.caller.push_front(HangUp())
+            if not keys and action.hangup:
+                self._hung_up = True
+                return b"200 result=-1\n", True
         elif isinstance(action, PressDuringPrompt):
             keys = action.digit
         return f"200 result={ord(keys[0]) if keys else 0}\n".encode(), False
@@ -603,6 +635,12 @@ class SimulatedAgiCall:
             return b"200 result=-1\n", False
         if self._take_hangup() is not None:
             return b"200 result=-1\n", True
+        if argv[1].lower() == "background" and isinstance(self.caller.peek(), PressDuringPrompt):
+            # 2026-12-01/agi-barge-in-and-hangup-digits: any key stops Background with its
+            # ASCII code (``200 result=52``) and, under AGI, the dialplan does not jump.
+            action = self.caller.take()
+            assert isinstance(action, PressDuringPrompt)
+            return f"200 result={ord(action.digit[:1])}\n".encode(), False
         return b"200 result=0\n", False
 
     def _cmd_hangup(self, argv: list[str]) -> tuple[bytes, bool]:
@@ -610,9 +648,9 @@ class SimulatedAgiCall:
 
 
 _COMMANDS = (
-    "ANSWER", "CHANNEL STATUS", "EXEC", "GET DATA", "GET FULL VARIABLE", "GET VARIABLE",
-    "HANGUP", "NOOP", "SAY DIGITS", "SAY NUMBER", "SET VARIABLE", "STREAM FILE", "VERBOSE",
-    "WAIT FOR DIGIT",
+    "ANSWER", "CHANNEL STATUS", "CONTROL STREAM FILE", "EXEC", "GET DATA", "GET FULL VARIABLE",
+    "GET VARIABLE", "HANGUP", "NOOP", "SAY DIGITS", "SAY NUMBER", "SET VARIABLE", "STREAM FILE",
+    "VERBOSE", "WAIT FOR DIGIT",
 )  # fmt: skip
 # Commands res_agi permits on a dead channel (the "dead" column of its command table).
 _DEAD_OK = frozenset(
@@ -647,6 +685,42 @@ def load_agi_transcript(path: str | Path) -> AgiTranscript:
     exchanges: list[tuple[bytes, bytes]] = []
     in_env = True
     for c in chunks:
+        data = c["data"].encode("utf-8")
+        if c["dir"] == "asterisk":
+            if in_env:
+                env += data
+                if data == b"\n":
+                    in_env = False
+            else:
+                cmd, reply = exchanges[-1]
+                exchanges[-1] = (cmd, reply + data)
+        elif data not in (b"<CLOSE>", b"<EOF>") and not data.startswith(b"<TIMEOUT"):
+            exchanges.append((data, b""))
+    return AgiTranscript(env=env, exchanges=exchanges)
+
+
+def load_agi_sessions(path: str | Path) -> list[AgiTranscript]:
+    """Every FastAGI session of a transcript that holds several (split at ``<CLOSE>``)."""
+    sessions: list[AgiTranscript] = []
+    current: list[str] = []
+    for line in Path(path).read_text().splitlines():
+        if not line.strip():
+            continue
+        current.append(line)
+        if json.loads(line)["data"] in ("<CLOSE>", "<EOF>"):
+            sessions.append(_transcript_of(current))
+            current = []
+    if current:
+        sessions.append(_transcript_of(current))
+    return sessions
+
+
+def _transcript_of(lines: list[str]) -> AgiTranscript:
+    env = b""
+    exchanges: list[tuple[bytes, bytes]] = []
+    in_env = True
+    for line in lines:
+        c = json.loads(line)
         data = c["data"].encode("utf-8")
         if c["dir"] == "asterisk":
             if in_env:

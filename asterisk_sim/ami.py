@@ -275,6 +275,18 @@ def _parse_callerid(text: str | None) -> tuple[str, str]:
     return text, "<unknown>"
 
 
+# Actions of loadable modules (app_queue, res_pjsip): unknown while a restarted PBX boots.
+_MODULE_ACTIONS = frozenset(
+    {"queuestatus", "queuesummary", "queueadd", "queuepause", "queueremove", "pjsipqualify"}
+)
+
+
+def _listcommands_lines() -> list[str]:
+    path = Path(__file__).with_name("ami_listcommands_cac311.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
 def _transcript_dir() -> Path:
     env = os.environ.get("CAC311_TRANSCRIPTS")
     if env:
@@ -300,12 +312,19 @@ class AmiSimulator:
         self.username = username
         self.secret = secret
         self.originate_policy = originate_policy
+        # Action name prefixes of modules this PBX runs without (e.g. {"PJSIP"}: res_pjsip
+        # failed to load); ListCommands then does not offer them, as Asterisk would not.
+        self.unloaded_action_prefixes: set[str] = set()
         self.unresponsive = False
         self.connections = 0
         self.login_attempts = 0
         self.actions: list[AmiMessage] = []
+        # Redirect targets (channel, context, exten, priority) per Redirect; Hangup actions.
+        self.redirects: list[tuple[tuple[str, str | None, str | None, str | None], ...]] = []
+        self.hangups: list[str] = []
         self._wall = wall_clock
         self._boot = time.monotonic() - uptime
+        self._booted_at = self._boot
         self._server: asyncio.Server | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -352,8 +371,38 @@ class AmiSimulator:
             await self._server.wait_closed()
             self._server = None
 
-    def drop_all(self, *, restart: bool = False) -> None:
-        """Close every client socket abruptly; ``restart`` also resets uptime and calls."""
+    def drop_all(
+        self,
+        *,
+        restart: bool = False,
+        shutdown_event: bool = False,
+        linger: float = 0.0,
+        boot_delay: float = 0.0,
+    ) -> None:
+        """Close every client socket abruptly; ``restart`` also resets uptime and calls.
+
+        ``shutdown_event``: first send ``Event: Shutdown`` (``Shutdown: Cleanly``, ``Restart``)
+        as Asterisk 22 did before one ``core restart now`` (2026-12-01/
+        ami-queue-member-lifecycle; before another it did not), and keep the sockets open
+        ``linger`` seconds more, as a PBX that takes time to stop. ``boot_delay``: after the
+        restart, logins are accepted at once but FullyBooted comes, and the queue and PJSIP
+        actions exist, only ``boot_delay`` seconds later (as on the real 22.10.1).
+        """
+        if shutdown_event:
+            for session in list(self._sessions):
+                if session.authed:
+                    self._send(
+                        session,
+                        [
+                            ("Event", "Shutdown"),
+                            ("Privilege", "system,all"),
+                            ("Shutdown", "Cleanly"),
+                            ("Restart", "True" if restart else "False"),
+                        ],
+                    )
+            if linger > 0:
+                self._later(linger, lambda: self.drop_all(restart=restart, boot_delay=boot_delay))
+                return
         for session in list(self._sessions):
             session.closing = True
             with contextlib.suppress(Exception):
@@ -361,6 +410,7 @@ class AmiSimulator:
         self._sessions.clear()
         if restart:
             self._boot = time.monotonic()
+            self._booted_at = self._boot + boot_delay
             self.channels.clear()
             for q in self.queues.values():
                 q.entries.clear()
@@ -508,11 +558,14 @@ class AmiSimulator:
             "queuepause": self._queue_pause,
             "queueremove": self._queue_remove,
             "redirect": self._redirect,
+            "bridge": self._bridge,
+            "hangup": self._hangup_action,
             "originate": self._originate,
             "command": self._command,
             "setvar": self._setvar,
+            "listcommands": self._list_commands,
         }.get(name)
-        if handler is None:
+        if handler is None or (self.booting and name in _MODULE_ACTIONS):
             self._unknown(session, m, action)
             return
         handler(session, m)
@@ -530,17 +583,12 @@ class AmiSimulator:
         session.authed = True
         session.username = m.get("Username") or ""
         self._ok(session, aid, "Authentication accepted")
-        uptime = str(self.uptime)
-        self._send(
-            session,
-            [
-                ("Event", "FullyBooted"),
-                ("Privilege", "system,all"),
-                ("Uptime", uptime),
-                ("LastReload", uptime),
-                ("Status", "Fully Booted"),
-            ],
-        )
+        if self.booting:
+            # Seen on the real 22.10.1 right after core restart now: the login is accepted
+            # before the modules are loaded; FullyBooted follows once they are.
+            self._later(max(self._booted_at - time.monotonic(), 0.0), self._fully_booted, session)
+        else:
+            self._fully_booted(session)
         tv = _tv(session.started)
         self._send(
             session,
@@ -559,6 +607,26 @@ class AmiSimulator:
                 ("SessionTV", tv),
             ],
         )
+
+    def _fully_booted(self, session: _Session) -> None:
+        if session.closing:
+            return
+        uptime = str(self.uptime)
+        self._send(
+            session,
+            [
+                ("Event", "FullyBooted"),
+                ("Privilege", "system,all"),
+                ("Uptime", uptime),
+                ("LastReload", uptime),
+                ("Status", "Fully Booted"),
+            ],
+        )
+
+    @property
+    def booting(self) -> bool:
+        """True while a restarted PBX still loads its modules (see :meth:`drop_all`)."""
+        return time.monotonic() < self._booted_at
 
     def _ping(self, session: _Session, m: AmiMessage) -> None:
         self._send(
@@ -759,7 +827,8 @@ class AmiSimulator:
             )  # unverified
             return
         if interface in q.members:
-            self._error(session, aid, "Unable to add interface: Already there")  # unverified
+            # as captured in 2026-12-01/ami-queue-member-lifecycle
+            self._error(session, aid, "Unable to add interface: Already there")
             return
         member = SimMember(
             queue,
@@ -878,7 +947,38 @@ class AmiSimulator:
             ch.bridge_id = ""
             for q in self.queues.values():
                 q.entries = [e for e in q.entries if e.uniqueid != ch.uniqueid]
-        self._ok(session, aid, "Redirect successful")
+        # 2026-12-01/ami-redirect-both-legs-readback: with ExtraChannel both legs survive.
+        self._ok(session, aid, "Dual Redirect successful" if extra else "Redirect successful")
+        self.redirects.append(tuple(targets))
+
+    def _bridge(self, session: _Session, m: AmiMessage) -> None:
+        """AMI Bridge of two existing channels (2026-12-01 ami-hold-resume-blindtransfer-caller,
+        ami-redirect-both-legs-readback): ``Channels have been bridged``."""
+        aid = m.action_id
+        names = [m.get("Channel1"), m.get("Channel2")]
+        for n, name in enumerate(names, 1):
+            if not name or self._find_channel(name) is None:
+                # main/features.c action_bridge's text (not captured)  # unverified
+                self._error(session, aid, f"Channel{n} does not exist: {name}")
+                return
+        bridge_id = f"sim-bridge-{len(self.redirects)}-{self._counter}"
+        for name in names:
+            ch = self._find_channel(name or "")
+            assert ch is not None
+            ch.bridge_id = bridge_id
+        self._ok(session, aid, "Channels have been bridged")
+
+    def _hangup_action(self, session: _Session, m: AmiMessage) -> None:
+        """AMI Hangup of one channel (``Channel Hungup``) or a missing one (``No such
+        channel``), as in 2026-12-01/ami-call-control-hangup-hold-transfer. The Hangup event
+        itself is left to the test's event script."""
+        aid = m.action_id
+        name = m.get("Channel") or ""
+        if self._find_channel(name) is None:
+            self._error(session, aid, "No such channel")
+            return
+        self.hangups.append(name)
+        self._ok(session, aid, "Channel Hungup")
 
     def _originate(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
@@ -949,16 +1049,55 @@ class AmiSimulator:
             ]
         )
 
+    def _list_commands(self, session: _Session, m: AmiMessage) -> None:
+        """ListCommands as the real Asterisk 22.10.1 answered the user cac311 with
+        asterisk_conf/ loaded (ami_listcommands_cac311.txt): one response, a key per action."""
+        pairs: Pairs = self._response("Success", m.action_id)
+        for line in _listcommands_lines():
+            action, _, synopsis = line.partition(": ")
+            unloaded = self.unloaded_action_prefixes | (
+                {"PJSIP", "Queue"} if self.booting else set()
+            )
+            if not any(action.startswith(p) for p in unloaded):
+                pairs.append((action, synopsis))
+        self._send(session, pairs)
+
     def _setvar(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
         if not m.get("Variable"):
             self._error(session, aid, "No variable specified")  # unverified
             return
         name = m.get("Channel")
-        if name and self._find_channel(name) is None:
+        ch = self._find_channel(name) if name else None
+        if name and ch is None:
             self._error(session, aid, "No such channel")  # unverified
             return
-        self._ok(session, aid, "Variable Set")  # unverified
+        self._ok(session, aid, "Variable Set")
+        if ch is not None:
+            # As captured (2026-12-01/ami-redirect-both-legs-readback): the response, then a
+            # VarSet event on that channel.
+            self.emit(
+                [
+                    ("Event", "VarSet"),
+                    ("Privilege", "dialplan,all"),
+                    ("Channel", ch.name),
+                    ("ChannelState", ch.state),
+                    ("ChannelStateDesc", ch.state_desc),
+                    ("CallerIDNum", ch.caller_num),
+                    ("CallerIDName", ch.caller_name),
+                    ("ConnectedLineNum", ch.connected_num),
+                    ("ConnectedLineName", ch.connected_name),
+                    ("Language", ch.language),
+                    ("AccountCode", ch.account_code),
+                    ("Context", ch.context),
+                    ("Exten", ch.exten),
+                    ("Priority", ch.priority),
+                    ("Uniqueid", ch.uniqueid),
+                    ("Linkedid", ch.linkedid),
+                    ("Variable", m.get("Variable") or ""),
+                    ("Value", m.get("Value") or ""),
+                ]
+            )
 
     def _command(self, session: _Session, m: AmiMessage) -> None:
         if (m.get("Command") or "").strip() == "core restart now":

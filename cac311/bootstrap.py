@@ -96,6 +96,7 @@ class Runtime:
             self.stack.push_async_callback(client.stop)
             self.ami_clients[server.name] = client
             self.health.add(f"ami:{server.name}", _ami_check(client))
+            self.health.add(f"pbx:{server.name}", _pbx_modules_check(client))
         return self.ami_clients
 
 
@@ -110,6 +111,16 @@ def _caller_key(rt: Runtime) -> bytes:
     from cac311.secret_keys import load_or_create_key
 
     return load_or_create_key(rt.settings.caller_hash_key_file)
+
+
+def _pbx_modules_check(client: AmiClient) -> Callable[[], Awaitable[bool]]:
+    """Down while Asterisk runs without a module calls need (PJSIP, the queue); not yet
+    known (the first seconds after a login) counts as up, so a start does not flap."""
+
+    async def check() -> bool:
+        return client.state == "up" and not client.missing_modules
+
+    return check
 
 
 async def start_ivr(rt: Runtime) -> None:
@@ -263,10 +274,12 @@ JOBS_INTERVAL_SECONDS = 600.0
 
 
 async def _escalation_loop(rt: Runtime) -> None:
-    """Every few minutes: escalate cases at SLA risk or without a first action, and delete
-    desktop sessions past their absolute expiry (a browser that never came back)."""
+    """Every few minutes: escalate cases at SLA risk or without a first action, delete
+    desktop sessions past their absolute expiry (a browser that never came back), and close
+    IVR sessions whose FastAGI process died."""
     from agent_desktop.sessions import purge_expired
     from case_core.services.escalation import escalate
+    from case_core.services.ivr_sessions import close_stale as close_stale_ivr_sessions
 
     while True:
         try:
@@ -274,6 +287,7 @@ async def _escalation_loop(rt: Runtime) -> None:
             if report.total:
                 log.info("escalated %d cases", report.total)
             await purge_expired(rt.uow_factory, now=rt.clock())
+            await close_stale_ivr_sessions(rt.uow_factory, now=rt.clock())
         except Exception:
             log.exception("periodic jobs run failed")
         await asyncio.sleep(JOBS_INTERVAL_SECONDS)

@@ -201,7 +201,9 @@ async def read_back(request: web.Request) -> web.StreamResponse:
         if await uow.cases.by_number(number) is None:
             raise NotFound("El caso no existe.")
     try:
-        await config[QUEUE_CONTROL].redirect_to_readback(channel, number, call.get("server"))
+        await config[QUEUE_CONTROL].redirect_to_readback(
+            channel, number, call.get("server"), agent_channel=call.get("agent_channel")
+        )
     except Exception as err:  # the telephony boundary
         log.warning("read-back redirect failed: %s", type(err).__name__)
         message = "La central no pudo transferir la llamada; lea el número usted mismo."

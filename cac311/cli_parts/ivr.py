@@ -24,6 +24,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="take entity names and announcements from the seed data, not the database",
     )
     build.set_defaults(handler=_prompts_build)
+    moh = prompts_sub.add_parser("moh", help="render the queue's hold music (musiconhold.conf)")
+    moh.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="the [default] class directory, e.g. /var/lib/asterisk/moh/cac311",
+    )
+    moh.set_defaults(handler=_prompts_moh)
 
 
 def _ivr(settings: Settings, args: argparse.Namespace) -> int:
@@ -78,4 +86,12 @@ def _prompts_build(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Error al generar los mensajes: {err}", file=sys.stderr)
         return 1
     print(f"{len(files)} mensajes de voz en {out}")
+    return 0
+
+
+def _prompts_moh(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.prompts.hold_music import write_hold_music
+
+    path = write_hold_music(args.out)
+    print(f"Música de espera en {path}")
     return 0

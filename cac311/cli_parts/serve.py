@@ -8,6 +8,19 @@ import asyncio
 from cac311.config import Settings
 
 
+def parts_list(value: str) -> list[str]:
+    """``--only`` value: one part or a comma list (``ami,web``), each a known part."""
+    from cac311.bootstrap import PARTS
+
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if not parts or unknown:
+        raise argparse.ArgumentTypeError(
+            f"invalid part {', '.join(unknown) or repr(value)} (choose from {', '.join(PARTS)})"
+        )
+    return parts
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from cac311.bootstrap import PARTS
 
@@ -15,9 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--only",
         action="append",
-        choices=PARTS,
-        metavar="PART",
-        help=f"run only this part (repeatable): {', '.join(PARTS)}",
+        type=parts_list,
+        metavar="PART[,PART...]",
+        help=f"run only these parts (a comma list, or repeat the option): {', '.join(PARTS)}",
     )
     parser.set_defaults(handler=_serve)
 
@@ -25,5 +38,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from cac311.bootstrap import PARTS, run_parts
 
-    parts = set(args.only or PARTS)
+    parts = {p for group in args.only or [PARTS] for p in group}
     return asyncio.run(run_parts(settings, parts))

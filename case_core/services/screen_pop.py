@@ -167,11 +167,14 @@ async def build_pop(
     caller_channel: str | None = None,
     server: str | None = None,
     tz: ZoneInfo = PANAMA,
+    agent_channel: str | None = None,
 ) -> dict[str, Any]:
     """The pop for a call connected to ``agent_interface``: identity, IVR choices, history.
 
     ``caller_channel`` (the queue caller's channel) lets the desktop redirect the caller to
-    the case-number read-back; ``server`` names the PBX when there are several.
+    the case-number read-back; ``server`` names the PBX when there are several;
+    ``agent_channel`` (the agent's leg, AgentConnect ``DestChannel``) lets the read-back keep
+    the agent on the line while the caller hears the number.
     """
     variables = {str(k).upper(): str(v) for k, v in (ivr_variables or {}).items() if v is not None}
     async with uow_factory() as uow:
@@ -220,6 +223,7 @@ async def build_pop(
             # An anonymous denuncia keeps the caller's number from the agent too.
             "caller_number": None if ivr["anonymous"] else caller_number,
             "channel": caller_channel,
+            "agent_channel": agent_channel,
             "server": server,
             "agent_interface": agent_interface,
             "connected_at": connected_at.isoformat(),

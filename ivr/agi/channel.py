@@ -40,6 +40,10 @@ MEDIA_TIMEOUT = 600.0
 
 # Commands whose HANGUP notice does not raise (they must work in cleanup code).
 _HANGUP_TOLERANT = ("SET VARIABLE", "VERBOSE", "HANGUP")
+# Every DTMF key: a prompt that takes input is interrupted by any of them (barge-in).
+DTMF_KEYS = "0123456789*#"
+# After the last digit a number may allow, how long to wait for the caller's closing "#".
+TRAILING_HASH_MS = 1500
 
 
 class AgiChannel:
@@ -65,6 +69,9 @@ class AgiChannel:
         self._lock = asyncio.Lock()
         self._dead = False
         self._broken = False
+        # Keys of the input being collected now (see collect_digits): still readable after
+        # the caller hung up in the middle of it.
+        self.keyed = ""
 
     @property
     def _playing(self) -> float:
@@ -214,6 +221,41 @@ class AgiChannel:
         if reply.data == "timeout" and not digits:
             return None
         return digits
+
+    async def collect_digits(
+        self, prompt: str, timeout_ms: int, max_digits: int, *, first_key: str | None = None
+    ) -> str | None:
+        """Play ``prompt`` (any key interrupts it) and collect up to ``max_digits`` keys ending
+        with ``#``, one WAIT FOR DIGIT per key, so that what the caller keyed survives a hangup.
+
+        GET DATA loses every key when the caller hangs up in the middle (``200 result=-1``,
+        2026-12-01/agi-barge-in-and-hangup-digits). Here each key is kept in ``self.keyed`` as
+        it arrives; a hangup raises AgiHangup with ``keyed`` still holding them. ``timeout_ms``
+        is, as for GET DATA, the wait for the first key after the prompt and between keys.
+        ``first_key``: a key already pressed (during an earlier prompt): no prompt is played.
+        Returns the keys (without ``#``), or None when nothing was keyed before the timeout.
+
+        res_agi reads and drops the channel's frames while it waits for our next command, so a
+        key pressed in the gap between two WAIT FOR DIGIT is lost: nothing slow may run
+        between them (no database, no logging per key).
+        """
+        self.keyed = ""
+        limit = max(int(max_digits), 1)
+        key = first_key if first_key else await self.stream_file(prompt, DTMF_KEYS)
+        if key is None:
+            key = await self.wait_for_digit(timeout_ms)
+        while key is not None and key != "#":
+            self.keyed += key
+            if len(self.keyed) >= limit:
+                if limit > 1:
+                    # A number "followed by #" that already has all its digits: take the
+                    # closing # now, or it would cut the next prompt short.
+                    await self.wait_for_digit(TRAILING_HASH_MS)
+                break
+            key = await self.wait_for_digit(timeout_ms)
+        if not self.keyed and key is None:
+            return None
+        return self.keyed
 
     async def say_digits(self, digits: str, escape: str = "") -> str | None:
         """Say each digit; return the escape digit pressed, or None."""

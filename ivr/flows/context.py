@@ -29,6 +29,8 @@ class CallContext:
     session_id: int | None = None
     db_up: bool = True
     variables: dict[str, str] = field(default_factory=dict)
+    # The prompt whose answer is being collected (None between questions).
+    asking: str | None = None
 
     @property
     def caller_number(self) -> str:
@@ -79,6 +81,27 @@ class CallContext:
     async def play(self, prompt_id: str, escape: str = "") -> str | None:
         return await self.channel.stream_file(file_for(prompt_id), escape)
 
-    async def ask(self, prompt_id: str, *, timeout_ms: int, max_digits: int) -> str | None:
-        """Play a catalogue prompt and collect keys (None when the caller keyed nothing)."""
-        return await self.channel.get_data(file_for(prompt_id), timeout_ms, max_digits)
+    async def ask(
+        self,
+        prompt_id: str,
+        *,
+        timeout_ms: int,
+        max_digits: int,
+        first_key: str | None = None,
+    ) -> str | None:
+        """Play a catalogue prompt and collect keys (None when the caller keyed nothing).
+
+        Keys are collected one by one (``AgiChannel.collect_digits``): if the caller hangs up
+        half-way, ``partial`` says what they had keyed at which prompt.
+        """
+        self.asking = prompt_id
+        keys = await self.channel.collect_digits(
+            file_for(prompt_id), timeout_ms, max_digits, first_key=first_key
+        )
+        self.asking = None
+        return keys
+
+    @property
+    def partial(self) -> str:
+        """Keys of the question in progress (when the caller hung up during it)."""
+        return self.channel.keyed if self.asking else ""

@@ -9,7 +9,13 @@ the call politely instead, only after a caller heard their case status and chose
 
 Bad input is never a reason to hang up: invalid keys and silence reprompt, up to
 ``MAX_TRIES``, then the caller goes to an agent. A hangup at any step raises AgiHangup, which
-ends the session log with outcome ``colgo``.
+ends the session log with outcome ``colgo``; the ``colgo`` step keeps the keys of the question
+the caller was answering (a cédula's digits masked) and that question's prompt as its result.
+
+Barge-in: a caller may answer the menu from the first second. The dialplan plays the greeting
+with ``Read()`` and hands the key over in ``CAC311_FIRST_KEY``; the greeting played here and
+every announcement stop at any key, which becomes the answer to the main menu (the menu prompt
+is then not played). Only the legal recording notice is not interruptible (asterisk_conf/).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from case_core.domain.case import CASE_NUMBER_RE
 from case_core.domain.cedula import parse_dtmf_cedula
 from case_core.domain.errors import InvalidCedula
-from ivr.agi.channel import AgiChannel
+from ivr.agi.channel import DTMF_KEYS, AgiChannel
 from ivr.agi.errors import AgiHangup
 from ivr.backend import BackendUnavailable, CaseStatusInfo, IvrBackend
 from ivr.flows.context import CallContext
@@ -50,10 +56,14 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
     outcome = "cola"
     try:
         try:
+            first_key: str | None = None
             if await channel.get_variable("CAC311_GREETED") != "1":
-                await ctx.play("bienvenida")
-            await _announcements(ctx)
-            outcome = await _main_menu(ctx)
+                first_key = await ctx.play("bienvenida", DTMF_KEYS)
+            else:
+                first_key = _one_key(await channel.get_variable("CAC311_FIRST_KEY"))
+            if first_key is None:
+                first_key = await _announcements(ctx)
+            outcome = await _main_menu(ctx, first_key)
         except ToAgent as reason:
             outcome = reason.outcome
         if outcome == "fin":
@@ -66,34 +76,70 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
         await ctx.step("salida", result=outcome, outcome=outcome)
         await ctx.finish(outcome)
     except AgiHangup:
-        await ctx.step("colgo", result="colgo", outcome="colgo")
+        await ctx.step("colgo", digits=_partial(ctx), result=ctx.asking or "colgo", outcome="colgo")
         await ctx.finish("colgo")
         raise
 
 
-async def _announcements(ctx: CallContext) -> None:
+def _one_key(value: str | None) -> str | None:
+    """The greeting's key from the dialplan's Read() (empty: none; ``#`` ends Read: none)."""
+    return value if value and len(value) == 1 and value in DTMF_KEYS else None
+
+
+def _partial(ctx: CallContext) -> str | None:
+    """Keys of the unanswered question: a cédula's digits are masked (its shape is kept, so
+    the log shows how far the caller got without storing an identity they did not confirm)."""
+    keys = ctx.partial
+    if not keys:
+        return None
+    if ctx.asking == "cedula_solicitud":
+        return "".join("x" if k.isdigit() else k for k in keys)
+    return keys
+
+
+async def _announcements(ctx: CallContext) -> str | None:
+    """Play the active announcements; a key stops them and is the menu's answer."""
     if not ctx.db_up:
-        return
+        return None
     try:
         active = await ctx.backend.announcements()
     except BackendUnavailable:
         ctx.db_up = False
-        return
+        return None
     files = [a.prompt_file for a in active if a.prompt_file]
     if not files:
-        return
-    await ctx.play("anuncios_intro")
+        return None
+    key = await ctx.play("anuncios_intro", DTMF_KEYS)
+    played = 0
     for prompt_file in files:
-        await ctx.channel.stream_file(prompt_file)
-    await ctx.step("anuncios", result=str(len(files)))
+        if key is not None:
+            break
+        key = await ctx.channel.stream_file(prompt_file, DTMF_KEYS)
+        played += 1
+    await ctx.step("anuncios", digits=key, result=str(played))
+    return key
 
 
 async def _choose(
-    ctx: CallContext, prompt_id: str, valid: str, step: str, *, timeout_ms: int = MENU_TIMEOUT_MS
+    ctx: CallContext,
+    prompt_id: str,
+    valid: str,
+    step: str,
+    *,
+    timeout_ms: int = MENU_TIMEOUT_MS,
+    first_key: str | None = None,
 ) -> str:
-    """Ask for one key among ``valid``; reprompt on silence or a wrong key; then an agent."""
+    """Ask for one key among ``valid``; reprompt on silence or a wrong key; then an agent.
+
+    ``first_key``: a key pressed before the question (barge-in) answers the first attempt.
+    """
     for attempt in range(1, MAX_TRIES + 1):
-        key = await ctx.ask(prompt_id, timeout_ms=timeout_ms, max_digits=1)
+        key = await ctx.ask(
+            prompt_id,
+            timeout_ms=timeout_ms,
+            max_digits=1,
+            first_key=first_key if attempt == 1 else None,
+        )
         if key and key in valid:
             await ctx.step(step, digits=key, result="ok")
             return key
@@ -103,8 +149,8 @@ async def _choose(
     raise ToAgent("agente_por_reintentos")
 
 
-async def _main_menu(ctx: CallContext) -> str:
-    key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu")
+async def _main_menu(ctx: CallContext, first_key: str | None = None) -> str:
+    key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu", first_key=first_key)
     intent = MENU_OPTIONS[key]
     await ctx.set_var("CAC311_INTENT", intent)
     await ctx.step("intencion", result=intent, intent=intent)

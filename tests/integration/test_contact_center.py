@@ -519,9 +519,14 @@ def test_given_the_dialplan_then_the_manual_context_dials_the_citizen_through_th
     jump = plan.contexts["cac311-callback-manual"][found][-1]
     assert (jump.app, jump.args) == ("Goto", "cac311-outbound,${EXTEN},1")
     steps = plan.contexts["cac311-outbound"][plan.find_exten("cac311-outbound", PHONE)]
-    apps = [(s.app, s.args) for s in steps]
+    # Each national-plan pattern keeps the number and goes to the one "dial" extension.
+    assert [(s.app, s.args) for s in steps] == [
+        ("Set", "CAC311_OUTBOUND_NUMBER=${EXTEN}"),
+        ("Goto", "dial,1"),
+    ]
+    apps = [(s.app, s.args) for s in plan.contexts["cac311-outbound"]["dial"]]
     dial = next(i for i, (app, _) in enumerate(apps) if app == "Dial")
-    assert apps[dial][1].startswith("PJSIP/${EXTEN}@${CAC311_TRUNK}")
+    assert apps[dial][1].startswith("PJSIP/${CAC311_OUTBOUND_NUMBER}@${CAC311_TRUNK}")
     assert ("Set", "CALLERID(num)=${CAC311_CALLERID_NUM}") in apps[:dial]
 
 

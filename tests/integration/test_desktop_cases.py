@@ -18,6 +18,7 @@ from tests.integration.test_desktop_support import (  # noqa: F401
 
 desktop = make_desktop_fixture()
 CHANNEL = "Local/312@cac311-inbound-0000000c;2"
+AGENT_CHANNEL = "PJSIP/1001-00000007"
 
 
 async def _service(uow_factory, entity="IDAAN", code="falta-agua"):
@@ -50,6 +51,7 @@ async def _call_and_pop(uow_factory, interface="PJSIP/1001") -> tuple[int, int]:
         connected_at=START,
         caller_channel=CHANNEL,
         server="pbx1",
+        agent_channel=AGENT_CHANNEL,
     )
     return call.id, await publish_pop(uow_factory, pop, now=START)
 
@@ -173,6 +175,8 @@ async def test_given_saved_case_when_reading_back_then_caller_channel_is_redirec
     ok = await agent.post("/casos/leer", {"pop_id": str(pop_id), "numero": number})
     assert ok.status == 200 and (await ok.json())["ok"]
     assert desktop.queue.calls == [("redirect_to_readback", CHANNEL, number)]
+    # The agent's leg goes along so the read-back keeps the agent on the line.
+    assert desktop.queue.readback_agent_channels == [AGENT_CHANNEL]
     desktop.queue.fail = True
     down = await agent.post("/casos/leer", {"pop_id": str(pop_id), "numero": number})
     assert down.status == 502 and "lea el número usted mismo" in (await down.json())["error"]

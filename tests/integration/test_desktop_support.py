@@ -50,6 +50,7 @@ class FakeQueueControl:
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     fail: bool = False
+    readback_agent_channels: list[str | None] = field(default_factory=list)
 
     async def _record(self, *call: Any) -> None:
         if self.fail:
@@ -66,8 +67,14 @@ class FakeQueueControl:
         await self._record("queue_remove", queue, interface)
 
     async def redirect_to_readback(
-        self, channel: str, case_number: str, server: str | None = None
+        self,
+        channel: str,
+        case_number: str,
+        server: str | None = None,
+        *,
+        agent_channel: str | None = None,
     ) -> None:
+        self.readback_agent_channels.append(agent_channel)
         await self._record("redirect_to_readback", channel, case_number)
 
     async def originate_manual_callback(

@@ -229,10 +229,15 @@ def queue_log_calls() -> list[LoggedCall]:
     return list(calls.values())
 
 
-def queue_params_blocks() -> list[dict[str, str]]:
-    """Every ``Event: QueueParams`` block of the AMI transcripts."""
+def queue_params_blocks(folder: str = "") -> list[dict[str, str]]:
+    """Every ``Event: QueueParams`` block of the AMI transcripts of one capture folder.
+
+    The top folder (2026-11-23) is one Asterisk session, matching queue_log.txt; the folder
+    ``2026-12-01`` came from another run (its counters do not continue these), so the two
+    are never read as one session.
+    """
     blocks = []
-    for path in sorted(transcript_dir().glob("ami-*.txt")):
+    for path in sorted((transcript_dir() / folder).glob("ami-*.txt")):
         current: dict[str, str] | None = None
         for raw in path.read_text().splitlines():
             line = raw[3:] if raw.startswith(">> ") else None
@@ -380,3 +385,18 @@ async def test_given_calls_cases_and_pauses_then_agent_figures_add_up(seeded, pa
     # cut at 12:15: only a quarter hour of the second pause has happened
     cut = await agent_figures(seeded, start, end, as_of=local(2026, 11, 2, 12, 15))
     assert {f.name: f for f in cut}["Ana Batista"].pause_seconds == pytest.approx(8.25 * 3600)
+
+
+def test_the_2026_12_01_captures_are_another_session_and_are_not_mixed_with_the_first():
+    """Read together, the counters would go back to 0 after the first folder's 2 completed
+    calls and 2 abandons: each folder is checked against its own Asterisk session only."""
+    first = queue_params_blocks()
+    second = queue_params_blocks("2026-12-01")
+    assert first and second
+    assert max(int(b["Completed"]) for b in first) == 2
+    assert min(int(b["Completed"]) + int(b["Abandoned"]) for b in second) == 0
+    # Within the second run every block is self-consistent: no abandon, so both service
+    # levels are the share of completed calls answered in time.
+    for block in second:
+        assert block["Abandoned"] == "0"
+        assert block["ServicelevelPerf"] in ("0.0", "100.0")

@@ -45,13 +45,14 @@ async def test_all_parts_start_report_health_and_serve_a_call(
 ):
     settings = _settings(migrated_database, sim, tmp_path)
     async with running_parts(settings, set(PARTS)) as rt:
-        status, body = await _health(rt.ports["web"])
+        status, body = await _until_health(rt.ports["web"], lambda b: b["status"] == "up")
         assert status == 200, body
         assert body["checks"] == {
             "ami:pbx1": "up",
             "database": "up",
             "dialer": "up",
             "ivr": "up",
+            "pbx:pbx1": "up",  # the PBX runs PJSIP and the queue (ListCommands)
             "web": "up",
         }
         call = SimulatedAgiCall("127.0.0.1", rt.ports["ivr"], "inbound", caller=[Press("6")])
@@ -65,6 +66,32 @@ async def test_all_parts_start_report_health_and_serve_a_call(
                 break
             await asyncio.sleep(0.02)
         assert status == 503 and body["checks"]["ami:pbx1"] == "down"
+
+
+async def _until_health(port, predicate, within=10.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        status, body = await _health(port)
+        if predicate(body) or loop.time() > deadline:
+            return status, body
+        await asyncio.sleep(0.02)
+
+
+async def test_a_pbx_running_without_pjsip_is_reported_down_though_its_ami_is_up(
+    seeded, migrated_database, sim, tmp_path
+):
+    """modules.conf ``require = res_pjsip.so`` did not stop Asterisk 22 when res_pjsip failed:
+    the backend notices from ListCommands (no PJSIPQualify) and says so in /health."""
+    sim.unloaded_action_prefixes = {"PJSIP"}
+    settings = _settings(migrated_database, sim, tmp_path)
+    async with running_parts(settings, {"ami"}) as rt:
+        client = rt.ami_clients["pbx1"]
+        await _until_health(rt.ports["health"], lambda b: client.missing_modules is not None)
+        status, body = await _health(rt.ports["health"])
+        assert status == 503
+        assert body["checks"]["ami:pbx1"] == "up" and body["checks"]["pbx:pbx1"] == "down"
+        assert client.missing_modules == ("res_pjsip",)
 
 
 async def test_a_single_part_process_has_its_own_health_endpoint(

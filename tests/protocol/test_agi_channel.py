@@ -312,3 +312,27 @@ async def test_given_argument_with_quotes_when_set_then_simulator_stores_exact_v
     await sim.run()
 
     assert sim.variables == {"CAC311_NOTE": 'dijo "hola" \\ adiós'}
+
+
+async def test_given_keys_then_a_hangup_when_collecting_digits_then_the_keys_survive():
+    """GET DATA would answer ``200 result=-1`` and lose ``8*12`` (as captured on 2026-12-01);
+    one WAIT FOR DIGIT per key keeps them."""
+    from asterisk_sim.agi import Press, SimulatedAgiCall
+    from ivr.agi.errors import AgiHangup
+    from ivr.agi.server import FastAgiServer
+
+    seen: dict[str, object] = {}
+
+    async def route(channel) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await channel.collect_digits("cac311/cedula-solicitud", 8000, 20)
+        except AgiHangup:
+            seen["keyed"] = channel.keyed
+            seen["dead"] = channel.is_dead
+
+    async with FastAgiServer({"t": route}, "127.0.0.1", 0) as server:
+        call = SimulatedAgiCall("127.0.0.1", server.port, "t", caller=[Press("8*12", hangup=True)])
+        await call.run()
+    assert seen == {"keyed": "8*12", "dead": True}
+    assert call.commands[0] == 'STREAM FILE cac311/cedula-solicitud "0123456789*#"'
+    assert call.commands[1:] == ["WAIT FOR DIGIT 8000"] * 5

@@ -312,3 +312,41 @@ async def test_given_nothing_listening_then_start_returns_down_and_stop_cancels_
     attempts = c.connect_attempts
     await asyncio.sleep(0.5)
     assert c.connect_attempts == attempts and c.state == "down"
+
+
+async def test_given_a_shutdown_event_then_the_link_drops_at_once_and_the_restart_is_seen(
+    sim: AmiSimulator, client: AmiClient
+) -> None:
+    """2026-12-01/ami-queue-member-lifecycle: ``Event: Shutdown`` (``Restart: True``) came
+    before the socket closed. A PBX that takes 30 s to close gets no action meanwhile."""
+    updates = []
+    tracker = CallTracker()
+    client.subscribe(lambda e: updates.extend(tracker.handle(e)))
+    await sim.replay("ami-resync-ringnoanswer-timeout", end=16.55)
+    await until(lambda: any(u.change == "queued" for u in updates))
+    states: list[str] = []
+    client.state_listeners.append(lambda state, at: states.append(state))
+    sim.drop_all(restart=True, shutdown_event=True, linger=30.0)
+    await until(lambda: "down" in states)  # at the event, not 30 s later when the socket closes
+    sim.drop_all(restart=True)  # the PBX is back (uptime 0)
+    await until(lambda: any(r.asterisk_restarted for r in resyncs(client)))
+    await until(lambda: tracker.calls() == [])
+
+
+async def test_given_a_login_before_asterisk_has_booted_then_resync_waits_for_fullybooted(
+    sim: AmiSimulator, client: AmiClient
+) -> None:
+    """Seen on the real 22.10.1 (lab build, asterisk_conf/ loaded): a login 1 s after
+    ``core restart now`` is accepted, but QueueStatus is still an unknown command and
+    FullyBooted only comes once the modules are loaded."""
+    updates = []
+    tracker = CallTracker()
+    client.subscribe(lambda e: updates.extend(tracker.handle(e)))
+    await sim.replay("ami-resync-ringnoanswer-timeout", end=16.55)
+    await until(lambda: any(u.change == "queued" for u in updates))
+    sim.drop_all(restart=True, boot_delay=0.5)
+    await until(lambda: len(resyncs(client)) == 2)
+    snapshot = resyncs(client)[-1]
+    assert snapshot.asterisk_restarted  # and it did not fail on "Invalid/unknown command"
+    await until(lambda: tracker.calls() == [])
+    await until(lambda: client.missing_modules == ())  # asked once the modules were there

@@ -10,7 +10,12 @@ from ami import events as ev
 from ami.protocol import AmiParser, Event, Response
 from tests.transcripts import load_jsonl, transcript_dir
 
-AMI_TRANSCRIPTS = sorted(p.stem for p in transcript_dir().glob("ami-*.jsonl"))
+# The top folder (2026-11-23) and the 2026-12-01 captures (another run of Asterisk).
+AMI_TRANSCRIPTS = sorted(
+    str(p.relative_to(transcript_dir()).with_suffix(""))
+    for pattern in ("ami-*.jsonl", "2026-12-01/ami-*.jsonl")
+    for p in transcript_dir().glob(pattern)
+)
 T0 = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
 
 

@@ -34,6 +34,7 @@ ENTRY_POINTS = [
     ("cac311-inbound", "5075003110"),
     ("cac311-readback", "s"),
     ("cac311-readback", "2026000123"),
+    ("cac311-readback-agent", "s"),
     ("cac311-callback", "s"),
     ("cac311-outbound", "60001234"),
     ("cac311-agents", "1001"),
@@ -393,9 +394,127 @@ def test_given_the_dialers_callback_kinds_then_the_dialplan_routes_the_survey_ki
     assert kind_check.args.endswith("?satisfaction,1")
 
 
-def test_given_e164_callback_numbers_then_the_outbound_context_matches_them():
-    from asterisk_sim.conf import match_pattern
+NATIONAL = ("+50761234567", "61234567", "+5072345678", "2345678", "9876543", "+5079876543")
+NOT_NATIONAL = (
+    "+13055550100",  # abroad
+    "0019005550100",
+    "50761234567",  # country code without +
+    "6123456",  # 7 digits starting 6: neither fixed nor mobile
+    "71234567",  # 8 digits not starting 6
+    "911",
+    "+5076123456",
+    "612345678",
+)
 
-    patterns = list(dialplan().contexts["cac311-outbound"])
-    for number in ("+50761234567", "61234567", "+13055550100"):
-        assert any(match_pattern(p, number) for p in patterns if p.startswith("_")), number
+
+@pytest.mark.parametrize("context", ["cac311-outbound", "cac311-callback-manual"])
+def test_given_callback_numbers_then_only_panamas_national_plan_is_dialled(context):
+    from case_core.domain.errors import InvalidPhone
+    from case_core.domain.phone import normalise_phone
+
+    patterns = [p for p in dialplan().contexts[context] if p.startswith("_")]
+    for number in NATIONAL:
+        assert any(match_pattern(p, number) for p in patterns), number
+        normalise_phone(number)  # the dialer accepts it too
+    for number in NOT_NATIONAL:
+        assert not any(match_pattern(p, number) for p in patterns), number
+    # No other way in: every extension of the context is one of these patterns or "dial".
+    assert set(dialplan().contexts[context]) - set(patterns) <= {"dial"}
+    with pytest.raises(InvalidPhone):
+        normalise_phone("6123456")
+
+
+def test_given_pjsip_conf_and_its_site_sample_then_no_transport_binds_every_address():
+    for path in [CONF_DIR / "pjsip.conf", CONF_DIR / "site" / "pjsip.conf.sample"]:
+        binds = re.findall(r"^\s*bind\s*=\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
+        assert not [b for b in binds if b.startswith(("0.0.0.0", "[::]", ":"))], path
+    pjsip = load("pjsip.conf")
+    transports = pjsip.by_type("transport")
+    assert [t.name for t in transports] == ["transport-udp"]
+    assert transports[0].get("bind") == "127.0.0.1:5060"  # from the site sample
+    text = (CONF_DIR / "pjsip.conf").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*bind\s*=", text, re.M)  # the address comes from site/ only
+
+
+def test_given_the_trunk_identify_then_it_matches_ip_ranges_not_host_names():
+    import ipaddress
+
+    identify = load("pjsip.conf").by_type("identify")
+    assert identify
+    for section in identify:
+        matches = section.getall("match")
+        assert matches
+        for value in matches:
+            ipaddress.ip_network(value, strict=False)  # raises on a host name
+
+
+def test_given_modules_conf_then_only_listed_modules_load_and_the_noisy_ones_are_absent():
+    modules = load("modules.conf").section("modules")
+    assert modules.get("autoload") == "no"
+    loaded = set(modules.getall("load"))
+    assert {"res_pjsip.so", "chan_pjsip.so", "app_queue.so", "res_agi.so"} <= loaded
+    assert set(modules.getall("require")) <= loaded
+    for noisy in ("pbx_ael.so", "res_config_pgsql.so", "cdr_pgsql.so", "cel_pgsql.so"):
+        assert noisy not in loaded
+    # Every application the dialplan runs comes from a listed module (or the core).
+    core = {"Answer", "Set", "NoOp", "Goto", "GotoIf", "Hangup", "Wait", "Busy", "Congestion",
+            "SayDigits", "Bridge", "Background"}  # fmt: skip
+    module_of = {"AGI": "res_agi.so", "Queue": "app_queue.so", "Dial": "app_dial.so",
+                 "Playback": "app_playback.so", "Read": "app_read.so", "ExecIf": "app_exec.so",
+                 "MixMonitor": "app_mixmonitor.so", "MusicOnHold": "res_musiconhold.so",
+                 "SoftHangup": "app_softhangup.so", "UserEvent": "app_userevent.so",
+                 "Gosub": "app_stack.so", "ChanSpy": "app_chanspy.so",
+                 "BridgeWait": "app_bridgewait.so", "Return": "app_stack.so"}  # fmt: skip
+    for step in dialplan().steps():
+        if step.app in core:
+            continue
+        assert module_of.get(step.app) in loaded, step.app
+
+
+def test_given_musiconhold_conf_then_the_default_class_has_its_own_directory():
+    moh = load("musiconhold.conf").section("default")
+    assert moh.get("mode") == "files"
+    assert moh.get("directory") == "moh/cac311"
+    assert load("queues.conf").section("cac311").get("musicclass") == "default"
+    assert load("queues.conf").section("cac311").get("periodic-announce")
+
+
+def test_given_the_read_back_then_the_caller_is_bridged_back_to_the_waiting_agent():
+    from agent_desktop.ports import READBACK_AGENT_CONTEXT, READBACK_AGENT_EXTEN
+    from ami.tracker import READBACK_AGENT_VAR
+
+    steps = dialplan().contexts["cac311-readback"]["s"]
+    apps = [s.app for s in steps]
+    bridge = next(s for s in steps if s.app == "Bridge")
+    assert bridge.args == "${" + READBACK_AGENT_VAR + "},x"  # the agent's leg ends with the caller
+    # The bridge comes after the number was said, both by FastAGI and by the fallback.
+    back = next(s for s in steps if s.label == "back")
+    assert back.priority < bridge.priority
+    assert apps.index("AGI") < apps.index("Bridge") and apps.index("SayDigits") < apps.index(
+        "Bridge"
+    )
+    after = steps[bridge.priority]
+    assert after.app == "GotoIf" and '"${BRIDGERESULT}" = "SUCCESS"' in after.args
+    assert "Dial" in apps[bridge.priority :]  # the agent's leg gone: dial the agent back
+    # The agent waits silently, bounded, then the leg ends.
+    wait = dialplan().contexts[READBACK_AGENT_CONTEXT][READBACK_AGENT_EXTEN]
+    assert [s.app for s in wait] == ["NoOp", "Wait", "Hangup"]
+    assert wait[1].args == "${CAC311_READBACK_AGENT_WAIT}"
+    assert int(dialplan().globals["CAC311_READBACK_AGENT_WAIT"]) >= 60
+    # A caller who hangs up during the read-back frees the waiting agent.
+    hangup = dialplan().contexts["cac311-readback"]["h"]
+    assert [s.app for s in hangup] == ["GotoIf", "SoftHangup", "NoOp"]
+    assert hangup[1].args == "${" + READBACK_AGENT_VAR + "}"
+
+
+def test_given_the_inbound_greeting_then_a_key_stops_it_and_reaches_the_flow():
+    steps = dialplan().contexts["cac311-inbound"]["s"]
+    greeting = next(s for s in steps if "cac311/bienvenida" in s.args)
+    # Read() keeps the key (Playback() would drop it); 1 key, 1 attempt, a short wait after.
+    assert greeting.app == "Read"
+    assert split_args(greeting.args)[:3] == ["CAC311_FIRST_KEY", "cac311/bienvenida", "1"]
+    notice = next(s for s in steps if "cac311/aviso-grabacion" in s.args)
+    # The legal notice is played whole, before the recording starts and the AGI reads the key.
+    assert notice.app == "Playback" and greeting.priority < notice.priority
+    apps = [s.app for s in steps]
+    assert notice.priority < apps.index("MixMonitor") + 1 < apps.index("AGI") + 1

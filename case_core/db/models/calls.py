@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,7 +48,11 @@ class CallRow(CreatedAt, Base):
 
 class IvrSessionRow(CreatedAt, Base):
     __tablename__ = "ivr_sessions"
-    __table_args__ = (Index("ix_ivr_sessions_uniqueid", "uniqueid"),)
+    __table_args__ = (
+        Index("ix_ivr_sessions_uniqueid", "uniqueid"),
+        # Open sessions only: the sweep of sessions whose FastAGI process died.
+        Index("ix_ivr_sessions_open", "started_at", postgresql_where=text("ended_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     route: Mapped[str] = mapped_column(String(40))
