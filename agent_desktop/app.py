@@ -36,6 +36,7 @@ from agent_desktop.keys import (
 from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import QueueControl
+from agent_desktop.text import install as install_text_filters
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
 from case_core.db.uow import UnitOfWorkFactory
@@ -175,6 +176,7 @@ def init_app(
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
+    install_text_filters(app[TEMPLATES])
     app[HUB] = Hub()
     app.cleanup_ctx.append(_listener_ctx)
     app.on_shutdown.append(_close_sockets)

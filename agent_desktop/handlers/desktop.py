@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 
 from agent_desktop.auth import current_session, desktop_required, session_of
@@ -35,5 +37,6 @@ async def desktop(request: web.Request) -> web.StreamResponse:
             "pause_reasons": PAUSE_REASONS,
             "case_types": {t.value: label for t, label in TYPE_LABELS.items()},
             "provinces": sorted(PROVINCES.values()),
+            "submission_key": secrets.token_urlsafe(18),
         },
     )
