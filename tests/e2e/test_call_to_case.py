@@ -86,7 +86,9 @@ async def test_a_call_walks_ivr_queue_pop_case_and_readback(seeded, migrated_dat
                 await expect(page.locator("#cedula")).to_have_value("8-123-4567")
 
                 await page.locator("#servicio").press_sequentially("falta de agua", delay=20)
-                await page.locator("#servicio-sugerencias [role=option]", has_text="IDAAN").first.click()
+                await page.locator(
+                    "#servicio-sugerencias [role=option]", has_text="IDAAN"
+                ).first.click()
                 await page.fill("#descripcion", "Sin agua desde el lunes en calle 50.")
                 await page.click("#btn-guardar")
                 number = page.locator("#numero-caso")

@@ -71,7 +71,9 @@ async def test_given_one_agent_when_three_calls_come_in_a_row_then_each_case_hol
         await expect(page.locator("#conexion")).to_have_text("En línea")
 
         # Call 1: Juan Pérez, known by caller ID, chose "queja" in the IVR.
-        await desk.pop(uniqueid="1795475283.1", caller="61234567", variables={"CAC311_INTENT": "queja"})
+        await desk.pop(
+            uniqueid="1795475283.1", caller="61234567", variables={"CAC311_INTENT": "queja"}
+        )
         await expect(page.locator("#pop-nombre")).to_have_text("Juan Pérez")
         await expect(page.locator("#corregimiento")).to_have_value("Bella Vista")
         await expect(page).to_have_title(re.compile("Llamada entrante"))
@@ -89,7 +91,9 @@ async def test_given_one_agent_when_three_calls_come_in_a_row_then_each_case_hol
         await expect(page.locator("#tipo")).to_have_value("queja")
 
         # Call 2: an unknown number; nothing of Juan may remain, and the caller ID is the phone.
-        await desk.pop(uniqueid="1795475283.2", caller="69998877", variables={"CAC311_INTENT": "solicitud"})
+        await desk.pop(
+            uniqueid="1795475283.2", caller="69998877", variables={"CAC311_INTENT": "solicitud"}
+        )
         await expect(page.locator("#pop-nombre")).to_have_text("No identificado")
         await expect(page.locator("#resultado-caso")).to_be_hidden()
         for field in ("#provincia", "#distrito", "#corregimiento", "#cedula", "#nombre"):
@@ -124,13 +128,23 @@ async def test_given_one_agent_when_three_calls_come_in_a_row_then_each_case_hol
 
     one, two, three = [await _case(seeded, n) for n in (first, second, third)]
     assert (one.type, one.contact_phone, one.district, one.corregimiento) == (
-        "queja", "+50761234567", "Panamá", "Bella Vista",
+        "queja",
+        "+50761234567",
+        "Panamá",
+        "Bella Vista",
     )
     assert (two.type, two.contact_phone, two.province, two.district, two.corregimiento) == (
-        "solicitud", "+50769998877", None, None, None,
+        "solicitud",
+        "+50769998877",
+        None,
+        None,
+        None,
     )
     assert (three.type, three.anonymous, three.citizen_id, three.contact_phone) == (
-        "denuncia", True, None, None,
+        "denuncia",
+        True,
+        None,
+        None,
     )
     assert (three.province, three.district, three.corregimiento) == (None, None, None)
     assert len({first, second, third}) == 3
@@ -146,7 +160,9 @@ async def test_given_an_agent_with_no_mouse_when_a_call_pops_then_the_case_is_re
     ) as desk:
         page = await desk.page("agente1")
         await expect(page.locator("#conexion")).to_have_text("En línea")
-        await desk.pop(uniqueid="1795475284.1", caller="61234567", variables={"CAC311_INTENT": "queja"})
+        await desk.pop(
+            uniqueid="1795475284.1", caller="61234567", variables={"CAC311_INTENT": "queja"}
+        )
         await expect(page.locator("#pop-titulo")).to_be_focused()
         kb = page.keyboard
         await kb.press("Alt+S")
@@ -215,7 +231,9 @@ async def test_given_the_desktop_with_a_pop_when_axe_core_scans_it_then_no_serio
         page = await desk.page("agente1", axe=True)
         await expect(page.locator("#conexion")).to_have_text("En línea")
         assert await axe_violations(page) == []
-        await desk.pop(uniqueid="1795475285.1", caller="61234567", variables={"CAC311_INTENT": "queja"})
+        await desk.pop(
+            uniqueid="1795475285.1", caller="61234567", variables={"CAC311_INTENT": "queja"}
+        )
         await expect(page.locator("#pop-nombre")).to_have_text("Juan Pérez")
         await page.locator("#servicio").press_sequentially("agua", delay=15)
         await expect(page.locator("#servicio-sugerencias [role=option]").first).to_be_visible()
