@@ -36,6 +36,7 @@ from agent_desktop.keys import (
 from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import QueueControl
+from agent_desktop.presence import PRESENCE, Presence
 from agent_desktop.text import install as install_text_filters
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
@@ -178,8 +179,10 @@ def init_app(
     )
     install_text_filters(app[TEMPLATES])
     app[HUB] = Hub()
+    app[PRESENCE] = Presence()
     app.cleanup_ctx.append(_listener_ctx)
     app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(app[PRESENCE].close)
     app.on_response_prepare.append(_security_headers)
 
     r = app.router

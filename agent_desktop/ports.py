@@ -14,17 +14,26 @@ READBACK_PRIORITY = 1
 MANUAL_CALLBACK_CONTEXT = "cac311-callback-manual"
 
 
+class AlreadyMember(Exception):
+    """QueueAdd of an interface that is already a member of the queue."""
+
+
+class NotMember(Exception):
+    """QueueRemove of an interface that is not a member of the queue."""
+
+
 class QueueControl(Protocol):
     """Queue membership and call control actions of one agent desktop."""
 
     async def queue_add(self, queue: str, interface: str, member_name: str) -> None:
-        """AMI QueueAdd of ``interface`` (e.g. ``PJSIP/1001``) named ``member_name``."""
+        """AMI QueueAdd of ``interface`` (e.g. ``PJSIP/1001``) named ``member_name``; raises
+        :class:`AlreadyMember` when it is one."""
 
     async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
         """AMI QueuePause; ``reason`` is a code of ``agents.PAUSE_REASONS`` ("" to resume)."""
 
     async def queue_remove(self, queue: str, interface: str) -> None:
-        """AMI QueueRemove of ``interface``."""
+        """AMI QueueRemove of ``interface``; raises :class:`NotMember` when it is not one."""
 
     async def redirect_to_readback(
         self, channel: str, case_number: str, server: str | None = None

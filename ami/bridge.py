@@ -130,6 +130,7 @@ class AmiBridge:
         try:
             if isinstance(event, Resync):
                 await self._members(event.members, event.received_at, "resync")
+                await self._absent_members(event)
             elif isinstance(event, QueueMemberEvent):
                 await self._member_event(event)
             for update in self.tracker.handle(event):
@@ -234,6 +235,17 @@ class AmiBridge:
             await record_agent_state(
                 self._uow_factory, member.interface, state, member.paused_reason or None, at, source
             )
+
+    async def _absent_members(self, event: Resync) -> None:
+        from case_core.services.agents import mark_absent_members_logged_out
+
+        await mark_absent_members_logged_out(
+            self._uow_factory,
+            {m.interface for m in event.members},
+            queues={p.queue for p in event.params},
+            requested_at=event.requested_at,
+            at=event.received_at,
+        )
 
     async def _link_state(self, server: str, state: str, at: datetime) -> None:
         from case_core.metrics.outages import record_link_down, record_link_up

@@ -759,7 +759,8 @@ class AmiSimulator:
             )  # unverified
             return
         if interface in q.members:
-            self._error(session, aid, "Unable to add interface: Already there")  # unverified
+            # As Asterisk 22 answers (transcript ami-queue-member-lifecycle).
+            self._error(session, aid, "Unable to add interface: Already there")
             return
         member = SimMember(
             queue,

@@ -63,6 +63,10 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    # What leaving the desktop (logout, session end, browser closed past the grace time) does
+    # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
+    desk_leave_action: str = "remove"
+    desk_leave_grace_seconds: int = 90
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,11 +186,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("RECORDING_RETENTION_DAYS", "recording_retention_days", 1),
         ("CALLBACK_MAX_CHANNELS", "callback_max_channels", 1),
         ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
+        ("DESK_LEAVE_GRACE_SECONDS", "desk_leave_grace_seconds", 5),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
     if (raw := get("QUEUE")) is not None:
         values["queue_name"] = raw
+    if (raw := get("DESK_LEAVE")) is not None:
+        if raw not in ("remove", "pause", "keep"):
+            raise ConfigError(f"{PREFIX}DESK_LEAVE must be remove, pause or keep, got {raw!r}")
+        values["desk_leave_action"] = raw
     if (raw := get("CALLBACK_TRUNK")) is not None:
         if "{number}" not in raw:
             raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")
