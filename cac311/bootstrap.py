@@ -164,6 +164,7 @@ async def start_ami(rt: Runtime) -> None:
 async def start_web(rt: Runtime) -> None:
     from agent_desktop.app import AccessLogger, init_app
     from agent_desktop.auth import current_actor
+    from agent_desktop.chrome import desktop_layout
     from ami.queue_control import AmiQueueControl
     from recordings.web import setup_recordings_routes
 
@@ -181,6 +182,7 @@ async def start_web(rt: Runtime) -> None:
         settings=rt.settings,
         current_actor=current_actor,
         clock=rt.clock,
+        layout=desktop_layout(),
     )
     with contextlib.suppress(ImportError):
         from agent_desktop.wallboard import setup_wallboard_routes

@@ -245,3 +245,45 @@ async def test_given_the_desktop_with_a_pop_when_axe_core_scans_it_then_no_serio
         await _saved_number(page)
         assert await axe_violations(page) == []
         await screenshot(page, "escritorio-caso-registrado-1366x768")
+
+
+async def test_given_the_auditor_when_on_the_recordings_then_header_navigation_and_logout_are_there(  # noqa: E501
+    seeded, engine, migrated_database, tmp_path
+):
+    from dataclasses import replace
+
+    from playwright.async_api import expect
+
+    from agent_desktop.auth import current_actor
+    from agent_desktop.chrome import desktop_layout
+    from cac311.config import Settings
+    from recordings.web import setup_recordings_routes
+
+    def add_recordings(app):  # type: ignore[no-untyped-def]
+        setup_recordings_routes(
+            app,
+            uow_factory=seeded,
+            settings=replace(Settings(), recordings_dir=tmp_path),
+            current_actor=current_actor,
+            layout=desktop_layout(),
+        )
+
+    async with running_desk(
+        seeded,
+        engine,
+        migrated_database,
+        queue_control=FakeQueueControl(),
+        extra_setup=add_recordings,
+    ) as desk:
+        page = await desk.page("auditor", axe=True)
+        await expect(page).to_have_url(desk.base + "/grabaciones")
+        await expect(page.locator("header.barra")).to_contain_text("Rosa Delgado")
+        await expect(page.locator("header nav a", has_text="Grabaciones")).to_be_visible()
+        await expect(page.locator("header nav a", has_text="Escritorio")).to_have_count(0)
+        await expect(page.locator("a", has_text="registro de accesos")).to_have_count(0)
+        assert await axe_violations(page) == []
+        response = await page.goto(desk.base + "/grabaciones/auditoria")
+        assert response is not None and response.status == 403
+        await page.goto(desk.base + "/grabaciones")
+        await page.locator("header button", has_text="Cerrar sesión").click()
+        await expect(page).to_have_url(re.compile(r"/login$"))
