@@ -28,6 +28,7 @@ from aiohttp import web
 from agent_desktop.auth import Handler, login_required, session_of
 from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
+from agent_desktop.text import count, percent
 from case_core.domain.roles import can_supervise
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
 from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
@@ -161,6 +162,9 @@ def parse_period(
     return Period(first, last, start, end)
 
 
+CSV_BOM = b"\xef\xbb\xbf"
+
+
 def wants_csv(request: web.Request) -> bool:
     """``?formato=csv`` (or ``html``/nothing for the page); anything else is a 400."""
     fmt = request.query.get("formato", "").strip().lower()
@@ -170,8 +174,9 @@ def wants_csv(request: web.Request) -> bool:
 
 
 def csv_response(body: str, filename: str) -> web.Response:
+    # A UTF-8 byte order mark: without it Excel opens the file as ANSI and breaks accents.
     return web.Response(
-        body=body.encode("utf-8"),
+        body=CSV_BOM + body.encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
@@ -182,8 +187,8 @@ def csv_response(body: str, filename: str) -> web.Response:
 
 
 def pct(value: float | None) -> str:
-    """``87,5 %`` or ``sin datos``."""
-    return "sin datos" if value is None else f"{value:.1f} %".replace(".", ",")
+    """``87.5 %`` (es_PA, through Babel) or ``sin datos``; ``value`` is in percent."""
+    return "sin datos" if value is None else percent(value / 100)
 
 
 def duration(seconds: float | None) -> str:
@@ -205,7 +210,7 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def helpers() -> dict[str, Any]:
-    return {"pct": pct, "duration": duration}
+    return {"pct": pct, "duration": duration, "cantidad": count}
 
 
 # --- /supervisor/agentes ----------------------------------------------------------------------
@@ -370,7 +375,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
         as_of=min(period.end, max(now, period.start)),
     )
     if csv_wanted:
-        name = f"cac311-historico-{interval}-{period.first}-{period.last}.csv"
+        name = f"cac311-historico-{raw_interval}-{period.first}-{period.last}.csv"
         return csv_response(call_metrics_csv(report), name)
     tz = settings.tz
     fmt = {"month": "%m/%Y", "day": "%d/%m/%Y"}.get(interval, "%d/%m/%Y %H:%M")

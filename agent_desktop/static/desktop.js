@@ -43,8 +43,15 @@
     if (msg.type === "pop") showPop(msg.pop_id, msg.pop);
     else if (msg.type === "pop_closed") { if (msg.pop_id === currentPopId) $("pop-fin").hidden = false; }
     else if (msg.type === "agent_state") showState(msg);
-    else if (msg.type === "result") { const r = $("resultado-cola"); if (r) r.textContent = msg.message; }
+    else if (msg.type === "result") showResult($("resultado-cola"), msg.ok, msg.message);
     else if (msg.type === "expired") location.href = "/login";
+  }
+
+  // Success in green, failure in red (never a success in the error colour).
+  function showResult(node, ok, text) {
+    if (!node) return;
+    node.textContent = text;
+    node.className = ok ? "exito" : "error";
   }
 
   function showState(state) {
@@ -104,7 +111,7 @@
       if (socket && socket.readyState === WebSocket.OPEN) {
         socket.send(JSON.stringify({ type: "queue", action: action, reason: reason, csrf: csrf }));
       } else {
-        $("resultado-cola").textContent = "Sin conexión con el servidor; intente de nuevo.";
+        showResult($("resultado-cola"), false, "Sin conexión con el servidor; intente de nuevo.");
       }
     });
   });
@@ -428,7 +435,7 @@
     form.append("numero", $("numero-caso").dataset.numero || "");
     const response = await fetch("/casos/leer", { method: "POST", body: form, headers: { Accept: "application/json" } });
     const data = await response.json().catch(() => ({}));
-    $("resultado-lectura").textContent = data.message || data.error || "No se pudo transferir la llamada.";
+    showResult($("resultado-lectura"), response.ok && data.ok !== false, data.message || data.error || "No se pudo transferir la llamada.");
   });
 
   // Another case for the same call: a clean form, filled again from this call only.

@@ -14,8 +14,15 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // es-PA through the browser's CLDR data (the server uses Babel with the same data).
+  const NUM = new Intl.NumberFormat("es-PA", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const INT = new Intl.NumberFormat("es-PA");
+  const PLURAL = new Intl.PluralRules("es-PA");
   function pct(v) {
-    return v === null || v === undefined ? "sin datos" : v.toFixed(1).replace(".", ",") + " %";
+    return v === null || v === undefined ? "sin datos" : NUM.format(v) + " %";
+  }
+  function count(n, one, other) {
+    return INT.format(n) + " " + (PLURAL.select(n) === "one" ? one : other);
   }
 
   function duration(s) {
@@ -125,12 +132,12 @@
     setText("nivel-servicio", sl.percent === null ? "sin llamadas" : pct(sl.percent));
     const slEl = $("nivel-servicio");
     if (slEl) slEl.dataset.cumple = sl.meets_goal === null ? "" : sl.meets_goal ? "si" : "no";
-    setText("nivel-servicio-base", `${sl.numerator} de ${sl.denominator}`);
+    setText("nivel-servicio-base", `${INT.format(sl.numerator)} de ${count(sl.denominator, "llamada", "llamadas")}`);
     setText("abandonadas", s.abandoned.count);
     setText("abandono-pct", pct(s.abandoned.percent));
-    setText("abandonos-cortos", s.abandoned.short);
-    setText("ofrecidas", s.offered);
-    setText("atendidas", s.answered);
+    setText("abandonos-cortos", count(s.abandoned.short, "abandono corto", "abandonos cortos"));
+    setText("ofrecidas", count(s.offered, "llamada ofrecida", "llamadas ofrecidas"));
+    setText("atendidas", count(s.answered, "llamada atendida", "llamadas atendidas"));
     setText("asa", duration(s.asa_seconds));
     setText("actualizado", (s.generated_at || "").slice(11, 19));
     const warn = $("aviso-incompleto");
