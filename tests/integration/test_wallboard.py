@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import re
 import io
 import itertools
+import re
 import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
