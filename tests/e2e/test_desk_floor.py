@@ -287,3 +287,41 @@ async def test_given_the_auditor_when_on_the_recordings_then_header_navigation_a
         await page.goto(desk.base + "/grabaciones")
         await page.locator("header button", has_text="Cerrar sesión").click()
         await expect(page).to_have_url(re.compile(r"/login$"))
+
+
+async def test_given_the_wallboard_on_a_tv_when_axe_core_scans_it_then_no_serious_violation_and_a_screenshot(  # noqa: E501
+    seeded, engine, migrated_database
+):
+    from playwright.async_api import expect
+
+    from agent_desktop.wallboard import setup_wallboard_routes
+    from case_core.services.agents import AgentState, record_agent_state
+
+    async with running_desk(
+        seeded,
+        engine,
+        migrated_database,
+        queue_control=FakeQueueControl(),
+        extra_setup=setup_wallboard_routes,
+    ) as desk:
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        await record_agent_state(
+            seeded, "PJSIP/1001", AgentState.IN_CALL, None, now - timedelta(seconds=192), "t"
+        )
+        await record_agent_state(seeded, "PJSIP/1002", AgentState.PAUSED, "almuerzo", now, "t")
+        page = await desk.page("supervisor", width=1920, height=1080, axe=True)
+        await page.goto(desk.base + "/supervisor/tablero")
+        await expect(page.locator("#conexion")).to_have_text("En vivo")
+        agents = page.locator("#agentes-lista")
+        await expect(agents).to_contain_text("Ana Batista")
+        await expect(agents).not_to_contain_text("PJSIP/")
+        await expect(agents.locator("tr", has_text="Ana Batista")).to_contain_text(
+            re.compile(r"En llamada · 3 min \d+ s")
+        )
+        assert await axe_violations(page) == []
+        # Everything above the fold of a 1920×1080 TV.
+        height = await page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 1080, height
+        await screenshot(page, "tablero-1920x1080")
