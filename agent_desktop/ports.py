@@ -7,6 +7,7 @@ desktop turns that into a Spanish message and never retries a telephony action b
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Protocol
 
 READBACK_CONTEXT = "cac311-readback"
@@ -48,3 +49,46 @@ class QueueControl(Protocol):
         ``cac311-callback-manual``, extension ``phone`` (E.164), with CAC311_CALLBACK_ID:
         once the agent answers, the dialplan dials the citizen with the 3-1-1 caller ID.
         Returns when the agent's phone answered; raises when it did not or AMI failed."""
+
+
+class SpyMode(StrEnum):
+    """How a supervisor joins an agent's call (ChanSpy options q E, plus w or B)."""
+
+    LISTEN = "escuchar"  # hears both, nobody hears the supervisor
+    WHISPER = "susurrar"  # only the agent hears the supervisor
+    BARGE = "intervenir"  # both hear the supervisor
+
+
+class CallControlError(Exception):
+    """The PBX refused a call-control action; ``str(err)`` is Spanish for the agent."""
+
+
+class CallControl(Protocol):
+    """Call control from the desktop and the wallboard (implemented over AMI)."""
+
+    async def hangup(self, server: str | None, caller_channel: str) -> None:
+        """Hang up the caller's channel."""
+
+    async def hold(self, server: str | None, caller_channel: str, agent_interface: str) -> None:
+        """Caller to music on hold, the agent's leg waits (both stay up)."""
+
+    async def resume(
+        self, server: str | None, caller_channel: str, agent_interface: str
+    ) -> None:
+        """Bridge the agent and the caller again."""
+
+    async def transfer(
+        self,
+        server: str | None,
+        caller_channel: str,
+        agent_interface: str,
+        exten: str,
+        *,
+        attended: bool,
+    ) -> None:
+        """Blind or attended transfer of the caller to ``exten`` of ``[cac311-transfer]``."""
+
+    async def spy(
+        self, supervisor_interface: str, agent_interface: str, mode: SpyMode, caller_id: str
+    ) -> None:
+        """Ring the supervisor's phone into ChanSpy on the agent's interface."""

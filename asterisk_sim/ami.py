@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ami.protocol import AmiMessage, AmiParser, Event, encode_fields
+from asterisk_sim.call_control import CallControlActions
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ def _transcript_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "asterisk"
 
 
-class AmiSimulator:
+class AmiSimulator(CallControlActions):
     """Asterisk 22 AMI server simulator (see module docstring)."""
 
     def __init__(
@@ -511,6 +512,10 @@ class AmiSimulator:
             "originate": self._originate,
             "command": self._command,
             "setvar": self._setvar,
+            "hangup": self._hangup,
+            "bridge": self._bridge,
+            "blindtransfer": self._blind_transfer,
+            "atxfer": self._atxfer,
         }.get(name)
         if handler is None:
             self._unknown(session, m, action)
@@ -879,7 +884,8 @@ class AmiSimulator:
             ch.bridge_id = ""
             for q in self.queues.values():
                 q.entries = [e for e in q.entries if e.uniqueid != ch.uniqueid]
-        self._ok(session, aid, "Redirect successful")
+        # Asterisk 22 (ami-hold-resume-blindtransfer-caller): the two-channel form says so.
+        self._ok(session, aid, "Dual Redirect successful" if extra else "Redirect successful")
 
     def _originate(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
@@ -934,6 +940,14 @@ class AmiSimulator:
             else:
                 self._error(session, m.action_id, "Originate failed")
             return
+        application = m.get("Application")
+        # With Application/Data (ChanSpy) the response names them instead of
+        # Context/Exten (ami-chanspy-supervisor).
+        target = (
+            [("Application", application), ("Data", m.get("Data") or "")]
+            if application
+            else [("Context", m.get("Context") or ""), ("Exten", m.get("Exten") or "")]
+        )
         self.emit(
             [
                 ("Event", "OriginateResponse"),
@@ -941,14 +955,15 @@ class AmiSimulator:
                 *([("ActionID", m.action_id)] if m.action_id is not None else []),
                 ("Response", "Success" if outcome.answered else "Failure"),
                 ("Channel", channel_name),
-                ("Context", m.get("Context") or ""),
-                ("Exten", m.get("Exten") or ""),
+                *target,
                 ("Reason", str(outcome.reason)),
                 ("Uniqueid", uniqueid),
                 ("CallerIDNum", num),
                 ("CallerIDName", name),
             ]
         )
+        if outcome.answered and (application or "").lower() == "chanspy":
+            self._chanspy_started(channel_name, m.get("Data") or "")
 
     def _setvar(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
