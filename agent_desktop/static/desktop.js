@@ -41,7 +41,9 @@
 
   function handle(msg) {
     if (msg.type === "pop") showPop(msg.pop_id, msg.pop);
-    else if (msg.type === "pop_closed") { if (msg.pop_id === currentPopId) $("pop-fin").hidden = false; }
+    else if (msg.type === "pop_closed") {
+      if (msg.pop_id === currentPopId) { $("pop-fin").hidden = false; $("control-llamada").hidden = true; }
+    }
     else if (msg.type === "agent_state") showState(msg);
     else if (msg.type === "result") showResult($("resultado-cola"), msg.ok, msg.message);
     else if (msg.type === "expired") location.href = "/login";
@@ -126,6 +128,10 @@
       $("resultado-caso").hidden = true;
       resetForm();
       announceCall(pop);
+      setHeld(false);
+      $("resultado-llamada").textContent = "";
+      $("control-llamada").hidden = false;
+      loadTargets();
     }
     $("pop").hidden = false;
     $("sin-llamada").hidden = true;
@@ -444,6 +450,50 @@
     resetForm();
     fillFromCall();
     $("tipo").focus();
+  });
+
+  // ---- Call control (AMI through the server): hold, resume, transfer, hang up -------------
+  async function loadTargets() {
+    const select = $("destino-transferencia");
+    if (!select || select.dataset.loaded) return;
+    const response = await fetch("/api/transferencias", { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    for (const t of (await response.json()).targets) select.appendChild(el("option", t.label, { value: t.id }));
+    select.dataset.loaded = "1";
+  }
+
+  function setHeld(held) {
+    $("btn-espera").hidden = held;
+    $("btn-reanudar-llamada").hidden = !held;
+  }
+
+  document.querySelectorAll("button[data-llamada]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const action = button.dataset.llamada;
+      const out = $("resultado-llamada");
+      if ((action === "transferir" || action === "consultar") && !$("destino-transferencia").value) {
+        showResult(out, false, "Elija a quién transferir la llamada.");
+        $("destino-transferencia").focus();
+        return;
+      }
+      const form = new FormData();
+      form.append("csrf_token", csrf);
+      form.append("pop_id", currentPopId || "");
+      form.append("accion", action);
+      form.append("destino", $("destino-transferencia").value);
+      button.disabled = true;
+      try {
+        const response = await fetch("/agente/llamada", { method: "POST", body: form, headers: { Accept: "application/json" } });
+        const data = await response.json().catch(() => ({}));
+        showResult(out, response.ok && data.ok, data.message || data.error || "No se pudo.");
+        if (response.ok && data.ok) {
+          if (action === "espera") setHeld(true);
+          if (action === "reanudar") setHeld(false);
+        }
+      } finally {
+        button.disabled = false;
+      }
+    });
   });
 
   // Visible keyboard shortcuts (Alt+letter), listed under the form.

@@ -165,11 +165,36 @@
       const state = document.createElement("td");
       state.dataset.since = a.since || "";
       state.dataset.label = a.label;
-      tr.append(name, state);
+      const spy = document.createElement("td");
+      if (a.state === "in_call") {
+        for (const [mode, label] of SPY_MODES) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = label;
+          b.setAttribute("aria-label", label + " la llamada de " + a.name);
+          b.addEventListener("click", () => spyOn(a.interface, mode));
+          spy.appendChild(b);
+        }
+      }
+      tr.append(name, state, spy);
       return tr;
     });
     body.replaceChildren(...rows);
     tickAgents();
+  }
+
+  // Supervisors join an agent's call from here (ChanSpy over AMI; the server checks the role).
+  const SPY_MODES = [["escuchar", "Escuchar"], ["susurrar", "Susurrar"], ["intervenir", "Intervenir"]];
+  async function spyOn(interface_, mode) {
+    const form = new FormData();
+    form.append("csrf_token", document.body.dataset.csrf || "");
+    form.append("agente", interface_);
+    form.append("modo", mode);
+    const out = $("resultado-espia");
+    const response = await fetch("/supervisor/espiar", { method: "POST", body: form, headers: { Accept: "application/json" } });
+    const data = await response.json().catch(() => ({}));
+    out.textContent = data.message || data.error || "No se pudo.";
+    out.className = response.ok && data.ok ? "exito" : "error";
   }
 
   function tickAgents() {

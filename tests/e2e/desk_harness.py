@@ -62,6 +62,8 @@ class Desk:
         caller: str | None,
         interface: str = "PJSIP/1001",
         variables: dict[str, str] | None = None,
+        channel: str | None = None,
+        server: str | None = None,
     ) -> int:
         pop = await build_pop(
             self.ami_uow,
@@ -71,7 +73,8 @@ class Desk:
             agent_interface=interface,
             ivr_variables=variables or {},
             connected_at=datetime.now(UTC),
-            caller_channel=f"Local/312@cac311-inbound-{uniqueid};2",
+            caller_channel=channel or f"Local/312@cac311-inbound-{uniqueid};2",
+            server=server,
         )
         return await publish_pop(self.ami_uow, pop)
 
@@ -84,10 +87,17 @@ async def running_desk(
     *,
     queue_control: Any,
     extra_setup: Any = None,
+    call_control: Any = None,
 ) -> AsyncIterator[Desk]:
     from playwright.async_api import async_playwright
 
-    app = init_app(Settings(), uow_factory=uow_factory, engine=engine, queue_control=queue_control)
+    app = init_app(
+        Settings(),
+        uow_factory=uow_factory,
+        engine=engine,
+        queue_control=queue_control,
+        call_control=call_control,
+    )
     if extra_setup is not None:
         extra_setup(app)
     runner = web.AppRunner(app, shutdown_timeout=2)
