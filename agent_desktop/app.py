@@ -39,6 +39,7 @@ from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import CallControl, QueueControl
 from agent_desktop.presence import PRESENCE, Presence
 from agent_desktop.text import install as install_text_filters
+from agent_desktop.wrapup import setup_wrapup_routes
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
 from case_core.db.uow import UnitOfWorkFactory
@@ -206,5 +207,6 @@ def init_app(
     setup_liaison_routes(app)
     setup_contact_center_routes(app)
     setup_call_control_routes(app, call_control)
+    setup_wrapup_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

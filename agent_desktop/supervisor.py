@@ -30,6 +30,7 @@ from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.text import count, percent
 from case_core.domain.roles import can_supervise
+from case_core.domain.wrapup import WRAPUP_LABELS, WrapupCode
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
 from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
 from case_core.metrics.report import FIGURE_COLUMNS
@@ -40,6 +41,7 @@ from case_core.metrics.scorecards import (
     scorecards,
 )
 from case_core.metrics.service_level import FORMULAS, HEADLINE, describe
+from case_core.services.wrapups import wrapup_counts
 
 FORBIDDEN = "Esta página es solo para supervisores y administradores del 3-1-1."
 
@@ -58,6 +60,8 @@ AGENT_COLUMNS: tuple[str, ...] = (
     "casos_en_meta_4min",
     "casos_en_meta_pct",
     "pop_a_caso_promedio_segundos",
+    # Wrap-up codes of the period (case_core.domain.wrapup), one column per code.
+    *(f"cierres_{code.value}" for code in WrapupCode),
 )
 
 SCORECARD_COLUMNS: tuple[str, ...] = (
@@ -216,8 +220,13 @@ def helpers() -> dict[str, Any]:
 # --- /supervisor/agentes ----------------------------------------------------------------------
 
 
-def agent_rows(period: Period, figures: list[AgentFigures]) -> list[dict[str, str]]:
+def agent_rows(
+    period: Period,
+    figures: list[AgentFigures],
+    wrapups: dict[int, dict[str, int]] | None = None,
+) -> list[dict[str, str]]:
     """CSV rows (AGENT_COLUMNS) of agent figures."""
+    wrapups = wrapups or {}
     return [
         {
             "desde": period.first.isoformat(),
@@ -234,6 +243,10 @@ def agent_rows(period: Period, figures: list[AgentFigures]) -> list[dict[str, st
             "casos_en_meta_4min": str(f.cases_within_goal),
             "casos_en_meta_pct": _num(f.within_goal_percent),
             "pop_a_caso_promedio_segundos": _num(f.average_pop_to_save),
+            **{
+                f"cierres_{code.value}": str(wrapups.get(f.user_id or 0, {}).get(code.value, 0))
+                for code in WrapupCode
+            },
         }
         for f in figures
     ]
@@ -247,9 +260,10 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
     csv_wanted = wants_csv(request)
     now = request.config_dict[CLOCK]()
     figures = await agent_figures(request.config_dict[UOW], period.start, period.end, as_of=now)
+    wrapups = await wrapup_counts(request.config_dict[UOW], period.start, period.end)
     if csv_wanted:
         name = f"cac311-agentes-{period.first}-{period.last}.csv"
-        return csv_response(to_csv(agent_rows(period, figures), AGENT_COLUMNS), name)
+        return csv_response(to_csv(agent_rows(period, figures, wrapups), AGENT_COLUMNS), name)
     return render(
         request,
         "supervisor_agents.html",
@@ -257,6 +271,8 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
             "period": period,
             "figures": figures,
             "goal_minutes": POP_TO_SAVE_GOAL_SECONDS // 60,
+            "wrapups": wrapups,
+            "wrapup_labels": {c.value: label for c, label in WRAPUP_LABELS.items()},
             "nav": "agentes",
             **helpers(),
         },

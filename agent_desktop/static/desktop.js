@@ -42,7 +42,11 @@
   function handle(msg) {
     if (msg.type === "pop") showPop(msg.pop_id, msg.pop);
     else if (msg.type === "pop_closed") {
-      if (msg.pop_id === currentPopId) { $("pop-fin").hidden = false; $("control-llamada").hidden = true; }
+      if (msg.pop_id === currentPopId) {
+        $("pop-fin").hidden = false;
+        $("control-llamada").hidden = true;
+        startWrapup(msg.pop_id);
+      }
     }
     else if (msg.type === "agent_state") showState(msg);
     else if (msg.type === "result") showResult($("resultado-cola"), msg.ok, msg.message);
@@ -422,6 +426,7 @@
       }
       $("numero-caso").textContent = data.number_spaced;
       $("numero-caso").dataset.caseId = data.case_id;
+      $("numero-caso").dataset.popId = data.pop_id || "";
       $("numero-caso").dataset.numero = data.number;
       $("caso-detalle").textContent = "Estado: " + data.status_label + " · Fecha límite: " + data.due;
       $("btn-leer-numero").hidden = !data.pop_id;
@@ -450,6 +455,50 @@
     resetForm();
     fillFromCall();
     $("tipo").focus();
+  });
+
+  // ---- After-call work: a wrap-up code for every call, case or no case -------------------
+  let wrapupPopId = null;
+  let wrapupTimer = null;
+  async function startWrapup(popId) {
+    if (wrapupPopId === popId) return;
+    wrapupPopId = popId;
+    $("trabajo-posterior").hidden = false;
+    $("codigo-cierre").value = $("numero-caso").dataset.popId === String(popId) ? "caso_registrado" : "";
+    $("nota-cierre").value = "";
+    $("resultado-cierre").textContent = "";
+    const form = new FormData();
+    form.append("csrf_token", csrf);
+    form.append("pop_id", popId);
+    fetch("/agente/cierre/inicio", { method: "POST", body: form, headers: { Accept: "application/json" } }).catch(() => {});
+    const until = Date.now() + 1000 * Number(body.dataset.wrapupSeconds || 0);
+    clearInterval(wrapupTimer);
+    const tick = () => {
+      const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+      $("trabajo-posterior-tiempo").textContent = left ? "· quedan " + duration(left) : "· tiempo cumplido";
+      if (!left) clearInterval(wrapupTimer);
+    };
+    tick();
+    wrapupTimer = setInterval(tick, 1000);
+  }
+
+  $("btn-cierre").addEventListener("click", async () => {
+    const out = $("resultado-cierre");
+    if (!$("codigo-cierre").value) { showResult(out, false, "Elija cómo terminó la llamada."); $("codigo-cierre").focus(); return; }
+    const form = new FormData();
+    form.append("csrf_token", csrf);
+    form.append("pop_id", wrapupPopId || "");
+    form.append("codigo", $("codigo-cierre").value);
+    form.append("nota", $("nota-cierre").value);
+    if ($("numero-caso").dataset.popId === String(wrapupPopId)) form.append("caso_id", $("numero-caso").dataset.caseId || "");
+    const response = await fetch("/agente/cierre", { method: "POST", body: form, headers: { Accept: "application/json" } });
+    const data = await response.json().catch(() => ({}));
+    showResult(out, response.ok && data.ok, data.message || data.error || "No se pudo guardar el cierre.");
+    if (response.ok && data.ok) {
+      clearInterval(wrapupTimer);
+      $("trabajo-posterior-tiempo").textContent = "";
+      setTimeout(() => { $("trabajo-posterior").hidden = true; }, 1500);
+    }
   });
 
   // ---- Call control (AMI through the server): hold, resume, transfer, hang up -------------

@@ -49,7 +49,10 @@ PAUSE_REASONS: dict[str, str] = {
 }
 
 # Pauses the system applies (agent_desktop.presence), not offered to agents.
-SYSTEM_PAUSE_LABELS: dict[str, str] = {"desk_closed": "escritorio cerrado"}
+SYSTEM_PAUSE_LABELS: dict[str, str] = {
+    "desk_closed": "escritorio cerrado",
+    "trabajo_posterior": "trabajo posterior",
+}
 
 # app_queue member Status values (Asterisk's AST_DEVICE_* device states).
 _DEVICE_STATES: dict[int, AgentState] = {

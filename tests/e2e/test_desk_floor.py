@@ -325,3 +325,68 @@ async def test_given_the_wallboard_on_a_tv_when_axe_core_scans_it_then_no_seriou
         height = await page.evaluate("document.documentElement.scrollHeight")
         assert height <= 1080, height
         await screenshot(page, "tablero-1920x1080")
+
+
+async def test_given_a_call_that_ends_when_the_agent_documents_it_then_the_wrapup_is_stored_and_counted(  # noqa: E501
+    seeded, engine, migrated_database
+):
+    from datetime import UTC, datetime
+
+    from playwright.async_api import expect
+
+    from agent_desktop.pop_bus import close_pop
+    from agent_desktop.wallboard import setup_wallboard_routes
+    from case_core.db.models.desk import CallWrapupRow
+
+    async with running_desk(
+        seeded,
+        engine,
+        migrated_database,
+        queue_control=FakeQueueControl(),
+        extra_setup=setup_wallboard_routes,
+    ) as desk:
+        page = await desk.page("agente1")
+        await expect(page.locator("#conexion")).to_have_text("En línea")
+        # A call with a case: the wrap-up offers "Caso registrado".
+        await desk.pop(
+            uniqueid="1795475290.1", caller="61234567", variables={"CAC311_INTENT": "queja"}
+        )
+        await expect(page.locator("#pop-nombre")).to_have_text("Juan Pérez")
+        await _choose_service(page, "agua", "IDAAN")
+        await page.fill("#descripcion", "Sin agua desde el lunes.")
+        await page.click("#btn-guardar")
+        await _saved_number(page)
+        await close_pop(desk.ami_uow, "1795475290.1", datetime.now(UTC))
+        await expect(page.locator("#trabajo-posterior")).to_be_visible()
+        await expect(page.locator("#trabajo-posterior-tiempo")).to_contain_text("quedan")
+        await expect(page.locator("#codigo-cierre")).to_have_value("caso_registrado")
+        await page.click("#btn-cierre")
+        await expect(page.locator("#resultado-cierre")).to_have_text(
+            "Llamada documentada: Caso registrado."
+        )
+        # A call without a case is documented too; "caso registrado" is refused for it.
+        await desk.pop(uniqueid="1795475290.2", caller="69990000")
+        await expect(page.locator("#pop-nombre")).to_have_text("No identificado")
+        await close_pop(desk.ami_uow, "1795475290.2", datetime.now(UTC))
+        await expect(page.locator("#codigo-cierre")).to_have_value("")
+        await page.select_option("#codigo-cierre", "caso_registrado")
+        await page.click("#btn-cierre")
+        await expect(page.locator("#resultado-cierre")).to_contain_text("No hay un caso registrado")
+        await expect(page.locator("#resultado-cierre")).to_have_class("error")
+        await page.select_option("#codigo-cierre", "numero_equivocado")
+        await page.click("#btn-cierre")
+        await expect(page.locator("#resultado-cierre")).to_have_text(
+            "Llamada documentada: Número equivocado."
+        )
+
+        boss = await desk.page("supervisor")
+        await boss.goto(desk.base + "/supervisor/agentes")
+        row = boss.locator("#tabla-agentes tr", has_text="Ana Batista")
+        await expect(row.locator("td.cierres")).to_have_text(
+            "Caso registrado: 1 · Número equivocado: 1"
+        )
+    async with seeded() as uow:
+        from sqlalchemy import select
+
+        codes = sorted((await uow.session.scalars(select(CallWrapupRow.code))).all())
+    assert codes == ["caso_registrado", "numero_equivocado"]
