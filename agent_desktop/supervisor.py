@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from agent_desktop.auth import Handler, login_required, session_of
+from agent_desktop.charts import bar_chart
 from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.text import count, percent
@@ -42,6 +43,9 @@ from case_core.metrics.scorecards import (
 )
 from case_core.metrics.service_level import FORMULAS, HEADLINE, describe
 from case_core.services.wrapups import wrapup_counts
+
+# The 3-1-1 goal: 90 % of calls answered within the service-level threshold (the wallboard's too).
+SL_GOAL_PERCENT = 90.0
 
 FORBIDDEN = "Esta página es solo para supervisores y administradores del 3-1-1."
 
@@ -395,6 +399,33 @@ async def history_page(request: web.Request) -> web.StreamResponse:
         return csv_response(call_metrics_csv(report), name)
     tz = settings.tz
     fmt = {"month": "%m/%Y", "day": "%d/%m/%Y"}.get(interval, "%d/%m/%Y %H:%M")
+    short = {"month": "%m/%Y", "day": "%d/%m"}.get(interval, "%H:%M")
+    every = max(1, len(report.intervals) // 12)
+    sl_points = []
+    volume_points = []
+    for i in report.intervals:
+        label = i.start.astimezone(tz).strftime(short)
+        level = i.headline.percent
+        sl_points.append((label, level, f"{label}: {pct(level)}"))
+        offered = count(i.counts.offered, "llamada ofrecida", "llamadas ofrecidas")
+        abandoned = count(i.counts.abandoned, "abandonada", "abandonadas")
+        volume_points.append((label, float(i.counts.offered), f"{label}: {offered}, {abandoned}"))
+    charts = {
+        "sl": bar_chart(
+            sl_points,
+            maximum=100,
+            tick_format="{:.0f} %",
+            goal=SL_GOAL_PERCENT,
+            goal_label="Meta " + pct(SL_GOAL_PERCENT),
+            label_every=every,
+        ),
+        "volume": bar_chart(
+            volume_points,
+            maximum=max([p[1] or 0 for p in volume_points] + [4]),
+            css="barra-volumen",
+            label_every=every,
+        ),
+    }
     return render(
         request,
         "supervisor_history.html",
@@ -411,6 +442,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
                 for fid in FORMULAS
             ],
             "columns": CALL_METRICS_COLUMNS,
+            "charts": charts,
             "nav": "historico",
             **helpers(),
         },

@@ -45,6 +45,7 @@ from agent_desktop.keys import CLOCK, ENGINE, SETTINGS, UOW
 from agent_desktop.pg_listen import PgListener
 from agent_desktop.supervisor import (
     FORBIDDEN,
+    SL_GOAL_PERCENT,
     helpers,
     pct,
     setup_supervisor_report_routes,
@@ -69,7 +70,7 @@ from case_core.services.calls import CALLS_CHANNEL
 
 log = logging.getLogger(__name__)
 
-GOAL_PERCENT = 90.0
+GOAL_PERCENT = SL_GOAL_PERCENT
 WAITING_HORIZON = timedelta(hours=12)
 MIN_INTERVAL = 0.25  # at most ~4 recomputations a second
 REFRESH_EVERY = 10.0

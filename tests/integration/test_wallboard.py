@@ -420,3 +420,18 @@ async def test_given_one_call_when_the_wallboard_and_history_render_then_spanish
     assert "cac311-historico-hora-2026-11-02-2026-11-02.csv" in csv_file.headers[
         "Content-Disposition"
     ]
+
+
+async def test_given_a_day_of_calls_when_the_history_renders_then_charts_join_the_table(board):
+    await hand_made_floor(board.uow_factory)
+    boss = await board.login("supervisor", form=False)
+    html = await (
+        await boss.client.get("/supervisor/historico?desde=2026-11-02&hasta=2026-11-02")
+    ).text()
+    level = html[html.index('id="grafico-nivel"') : html.index('id="grafico-volumen"')]
+    assert level.count('class="meta"') == 1 and "Meta 90.0 %" in level
+    # 09:00 has 1 of 3 in time (under the goal), 10:00 all: one bar each side of the goal.
+    assert "<title>09:00: 33.3 %</title>" in level and 'class="barra-bajo"' in level
+    assert "<title>10:00: 100.0 %</title>" in level and 'class="barra-ok"' in level
+    volume = html[html.index('id="grafico-volumen"') :]
+    assert "llamadas ofrecidas" in volume and 'id="tabla-historico"' in html
