@@ -75,7 +75,7 @@ async def test_a_call_walks_ivr_queue_pop_case_and_readback(seeded, migrated_dat
                 await expect(page.locator("#conexion")).to_have_text("En línea")
 
                 await page.click("#btn-conectar")  # QueueAdd over AMI
-                await expect(page.locator("#estado-agente")).to_have_text("Disponible")
+                await expect(page.locator("#estado-etiqueta")).to_have_text("Disponible")
 
                 # A citizen the caller ID does not know types the cédula of Juan Pérez.
                 call = traffic.spawn_call(
