@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from case_core.db.models.desktop import AgentStateEventRow
 from case_core.db.uow import UnitOfWorkFactory
@@ -179,19 +179,18 @@ async def mark_absent_members_logged_out(
     if not queues:
         return []
     async with uow_factory() as uow:
-        latest = (
-            select(
-                AgentStateEventRow.interface,
-                AgentStateEventRow.state,
-                AgentStateEventRow.at,
+        ranked = select(
+            AgentStateEventRow.interface,
+            AgentStateEventRow.state,
+            AgentStateEventRow.at,
+            func.row_number()
+            .over(
+                partition_by=AgentStateEventRow.interface,
+                order_by=(AgentStateEventRow.at.desc(), AgentStateEventRow.id.desc()),
             )
-            .distinct(AgentStateEventRow.interface)
-            .order_by(
-                AgentStateEventRow.interface,
-                AgentStateEventRow.at.desc(),
-                AgentStateEventRow.id.desc(),
-            )
-        )
+            .label("rn"),
+        ).subquery()
+        latest = select(ranked.c.interface, ranked.c.state, ranked.c.at).where(ranked.c.rn == 1)
         rows = (await uow.session.execute(latest)).all()
     gone = [
         interface
