@@ -349,7 +349,8 @@ async def entities_page(request: web.Request) -> web.StreamResponse:
     )
     as_of_local = as_of.astimezone(tz).isoformat(timespec="seconds")
     if csv_wanted:
-        name = f"cac311-entidades-{by}-{period.first}-{period.last}.csv"
+        spanish = GROUPING_LABELS[by].lower()  # file names in Spanish: "entidades-distrito"
+        name = f"cac311-entidades-{spanish}-{period.first}-{period.last}.csv"
         rows = scorecard_rows(period, by, as_of_local, cards)
         return csv_response(to_csv(rows, SCORECARD_COLUMNS), name)
     return render(

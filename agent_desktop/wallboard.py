@@ -137,7 +137,8 @@ async def _agents(uow_factory: UnitOfWorkFactory, now: datetime, tz: Any) -> lis
         agents.append(
             {
                 "interface": view.interface,
-                "name": full_name or view.interface,
+                # By name, never by the phone interface (a phone with no user says so).
+                "name": full_name or "Teléfono sin agente asignado",
                 "state": view.state.value,
                 "label": view.label,
                 "reason": view.reason_label,

@@ -169,3 +169,26 @@ async def test_given_the_fake_control_when_it_fails_then_the_message_is_the_gene
 
     with pytest.raises(QueueCommandError):
         await run_queue_action(config, _session("PJSIP/1001"), action, "")
+
+
+async def test_given_an_open_desktop_when_its_session_ends_then_the_member_is_removed(
+    desktop, monkeypatch
+):
+    from sqlalchemy import delete
+
+    import agent_desktop.ws as ws_module
+    from case_core.db.models.desktop import WebSessionRow
+
+    monkeypatch.setattr(ws_module, "SESSION_CHECK_SECONDS", 0.05)
+    agent = await desktop.login("agente1", form=False)
+    ws = await agent.ws()
+    await ws.receive_json()  # hello
+    async with desktop.uow_factory() as uow:  # expired / ended elsewhere
+        await uow.session.execute(delete(WebSessionRow))
+        await uow.commit()
+
+    async def removed():  # type: ignore[no-untyped-def]
+        return ("queue_remove", "cac311", "PJSIP/1001") in desktop.queue.calls
+
+    await _wait_for(removed)
+    await ws.close()
