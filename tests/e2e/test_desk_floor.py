@@ -390,3 +390,41 @@ async def test_given_a_call_that_ends_when_the_agent_documents_it_then_the_wrapu
 
         codes = sorted((await uow.session.scalars(select(CallWrapupRow.code))).all())
     assert codes == ["caso_registrado", "numero_equivocado"]
+
+
+async def test_given_states_reported_by_asterisk_then_the_queue_buttons_follow_them(
+    seeded, engine, migrated_database
+):
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.async_api import expect
+
+    from case_core.services.agents import AgentState, record_agent_state
+
+    async with running_desk(
+        seeded, engine, migrated_database, queue_control=FakeQueueControl()
+    ) as desk:
+        page = await desk.page("agente1")
+        await expect(page.locator("#conexion")).to_have_text("En línea")
+        join, pause, resume = (
+            page.locator(s) for s in ("#btn-conectar", "#btn-pausa", "#btn-reanudar")
+        )
+        leave = page.locator("#btn-desconectar")
+        now = datetime.now(UTC)
+        await record_agent_state(
+            desk.ami_uow, "PJSIP/1001", AgentState.AVAILABLE, None, now - timedelta(seconds=75), "t"
+        )
+        await expect(page.locator("#estado-etiqueta")).to_have_text("Disponible")
+        await expect(page.locator("#estado-tiempo")).to_contain_text("1 min")
+        await expect(join).to_be_disabled()
+        await expect(pause).to_be_enabled()
+        await expect(resume).to_be_disabled()
+        await record_agent_state(
+            desk.ami_uow, "PJSIP/1001", AgentState.PAUSED, "almuerzo", now, "t"
+        )
+        await expect(page.locator("#estado-etiqueta")).to_have_text("En pausa: Almuerzo")
+        await expect(resume).to_be_enabled()
+        await expect(pause).to_be_disabled()
+        await record_agent_state(desk.ami_uow, "PJSIP/1001", AgentState.LOGGED_OUT, None, now, "t")
+        await expect(join).to_be_enabled()
+        await expect(leave).to_be_disabled()
