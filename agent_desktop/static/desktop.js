@@ -470,13 +470,21 @@
     const form = new FormData();
     form.append("csrf_token", csrf);
     form.append("pop_id", popId);
-    fetch("/agente/cierre/inicio", { method: "POST", body: form, headers: { Accept: "application/json" } }).catch(() => {});
+    let paused = false;
+    fetch("/agente/cierre/inicio", { method: "POST", body: form, headers: { Accept: "application/json" } })
+      .then((r) => r.json()).then((d) => { paused = !!d.pause; }).catch(() => {});
     const until = Date.now() + 1000 * Number(body.dataset.wrapupSeconds || 0);
     clearInterval(wrapupTimer);
     const tick = () => {
       const left = Math.max(0, Math.round((until - Date.now()) / 1000));
       $("trabajo-posterior-tiempo").textContent = left ? "· quedan " + duration(left) : "· tiempo cumplido";
-      if (!left) clearInterval(wrapupTimer);
+      if (!left) {
+        clearInterval(wrapupTimer);
+        // The wrap-up time is over: back in the queue (the code can still be saved after).
+        if (paused && socket && socket.readyState === WebSocket.OPEN) {
+          socket.send(JSON.stringify({ type: "queue", action: "resume", reason: "", csrf: csrf }));
+        }
+      }
     };
     tick();
     wrapupTimer = setInterval(tick, 1000);

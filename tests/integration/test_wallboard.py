@@ -435,3 +435,19 @@ async def test_given_a_day_of_calls_when_the_history_renders_then_charts_join_th
     assert "<title>10:00: 100.0 %</title>" in level and 'class="barra-ok"' in level
     volume = html[html.index('id="grafico-volumen"') :]
     assert "llamadas ofrecidas" in volume and 'id="tabla-historico"' in html
+
+
+async def test_given_a_long_wait_and_a_low_day_then_the_wallboard_alerts_and_has_quarters(board):
+    await hand_made_floor(board.uow_factory)
+    boss = await board.login("supervisor", form=False)
+    s = await (await boss.client.get("/supervisor/tablero.json")).json()
+    kinds = {a["kind"]: a["text"] for a in s["alerts"]}
+    assert "15 s" in kinds["espera"]  # 40 s waiting > the 15 s threshold
+    assert "50.0 %" in kinds["meta"] and "90.0 %" in kinds["meta"]
+    quarters = s["quarters"]
+    assert len(quarters) == 96 and quarters[36]["label"] == "09:00"
+    # The hour is the sum of its quarters.
+    nine = quarters[36:40]
+    assert sum(q["denominator"] for q in nine) == s["intervals"][9]["denominator"]
+    page = await (await boss.client.get("/supervisor/tablero")).text()
+    assert 'class="alerta" data-kind="espera"' in page and 'id="grafico-espera"' in page
