@@ -88,11 +88,12 @@ async def running_desk(
     queue_control: Any,
     extra_setup: Any = None,
     call_control: Any = None,
+    settings: Settings | None = None,
 ) -> AsyncIterator[Desk]:
     from playwright.async_api import async_playwright
 
     app = init_app(
-        Settings(),
+        settings or Settings(),
         uow_factory=uow_factory,
         engine=engine,
         queue_control=queue_control,

@@ -428,3 +428,31 @@ async def test_given_states_reported_by_asterisk_then_the_queue_buttons_follow_t
         await record_agent_state(desk.ami_uow, "PJSIP/1001", AgentState.LOGGED_OUT, None, now, "t")
         await expect(join).to_be_enabled()
         await expect(leave).to_be_disabled()
+
+
+async def test_given_pause_mode_when_the_wrapup_time_is_over_then_the_desk_resumes_the_member(
+    seeded, engine, migrated_database
+):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from playwright.async_api import expect
+
+    from agent_desktop.pop_bus import close_pop
+    from cac311.config import Settings
+
+    queue = FakeQueueControl()
+    settings = replace(Settings(), desk_wrapup_pause=True, desk_wrapup_seconds=2)
+    async with running_desk(
+        seeded, engine, migrated_database, queue_control=queue, settings=settings
+    ) as desk:
+        page = await desk.page("agente1")
+        await expect(page.locator("#conexion")).to_have_text("En línea")
+        await desk.pop(uniqueid="1795475299.1", caller="61234567")
+        await expect(page.locator("#pop-nombre")).to_have_text("Juan Pérez")
+        await close_pop(desk.ami_uow, "1795475299.1", datetime.now(UTC))
+        await expect(page.locator("#trabajo-posterior-tiempo")).to_have_text("· tiempo cumplido")
+        resumed = ("queue_pause", "cac311", "PJSIP/1001", False, "")
+        await expect(page.locator("#resultado-cola")).to_have_text("Solicitud enviada: reanudar.")
+    assert ("queue_pause", "cac311", "PJSIP/1001", True, "trabajo_posterior") in queue.calls
+    assert resumed in queue.calls
