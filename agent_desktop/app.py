@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_desktop.auth import wants_json
+from agent_desktop.call_control import setup_call_control_routes
 from agent_desktop.contact_center import setup_contact_center_routes
 from agent_desktop.handlers import auth as auth_handlers
 from agent_desktop.handlers import cases, citizens, desktop, directory, queue
@@ -35,7 +36,10 @@ from agent_desktop.keys import (
 )
 from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
-from agent_desktop.ports import QueueControl
+from agent_desktop.ports import CallControl, QueueControl
+from agent_desktop.presence import PRESENCE, Presence
+from agent_desktop.text import install as install_text_filters
+from agent_desktop.wrapup import setup_wrapup_routes
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
 from case_core.db.outage import is_database_outage
@@ -172,6 +176,7 @@ def init_app(
     queue_control: QueueControl,
     clock: Clock = _utcnow,
     idle_timeout_seconds: float | None = None,
+    call_control: CallControl | None = None,
 ) -> web.Application:
     """The desktop application; ``clock`` returns aware UTC datetimes (tests pass a fake)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
@@ -190,9 +195,12 @@ def init_app(
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )
+    install_text_filters(app[TEMPLATES])
     app[HUB] = Hub()
+    app[PRESENCE] = Presence()
     app.cleanup_ctx.append(_listener_ctx)
     app.on_shutdown.append(_close_sockets)
+    app.on_shutdown.append(app[PRESENCE].close)
     app.on_response_prepare.append(_security_headers)
 
     r = app.router
@@ -213,5 +221,7 @@ def init_app(
     r.add_get("/ws", websocket_handler)
     setup_liaison_routes(app)
     setup_contact_center_routes(app)
+    setup_call_control_routes(app, call_control)
+    setup_wrapup_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

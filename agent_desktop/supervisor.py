@@ -26,9 +26,12 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from agent_desktop.auth import Handler, login_required, session_of
+from agent_desktop.charts import bar_chart
 from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
+from agent_desktop.text import count, percent
 from case_core.domain.roles import can_supervise
+from case_core.domain.wrapup import WRAPUP_LABELS, WrapupCode
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
 from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
 from case_core.metrics.report import FIGURE_COLUMNS
@@ -39,6 +42,10 @@ from case_core.metrics.scorecards import (
     scorecards,
 )
 from case_core.metrics.service_level import FORMULAS, HEADLINE, describe
+from case_core.services.wrapups import wrapup_counts
+
+# The 3-1-1 goal: 90 % of calls answered within the service-level threshold (the wallboard's too).
+SL_GOAL_PERCENT = 90.0
 
 FORBIDDEN = "Esta página es solo para supervisores y administradores del 3-1-1."
 
@@ -57,6 +64,8 @@ AGENT_COLUMNS: tuple[str, ...] = (
     "casos_en_meta_4min",
     "casos_en_meta_pct",
     "pop_a_caso_promedio_segundos",
+    # Wrap-up codes of the period (case_core.domain.wrapup), one column per code.
+    *(f"cierres_{code.value}" for code in WrapupCode),
 )
 
 SCORECARD_COLUMNS: tuple[str, ...] = (
@@ -161,6 +170,9 @@ def parse_period(
     return Period(first, last, start, end)
 
 
+CSV_BOM = b"\xef\xbb\xbf"
+
+
 def wants_csv(request: web.Request) -> bool:
     """``?formato=csv`` (or ``html``/nothing for the page); anything else is a 400."""
     fmt = request.query.get("formato", "").strip().lower()
@@ -170,8 +182,9 @@ def wants_csv(request: web.Request) -> bool:
 
 
 def csv_response(body: str, filename: str) -> web.Response:
+    # A UTF-8 byte order mark: without it Excel opens the file as ANSI and breaks accents.
     return web.Response(
-        body=body.encode("utf-8"),
+        body=CSV_BOM + body.encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
@@ -182,8 +195,8 @@ def csv_response(body: str, filename: str) -> web.Response:
 
 
 def pct(value: float | None) -> str:
-    """``87,5 %`` or ``sin datos``."""
-    return "sin datos" if value is None else f"{value:.1f} %".replace(".", ",")
+    """``87.5 %`` (es_PA, through Babel) or ``sin datos``; ``value`` is in percent."""
+    return "sin datos" if value is None else percent(value / 100)
 
 
 def duration(seconds: float | None) -> str:
@@ -205,14 +218,19 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def helpers() -> dict[str, Any]:
-    return {"pct": pct, "duration": duration}
+    return {"pct": pct, "duration": duration, "cantidad": count}
 
 
 # --- /supervisor/agentes ----------------------------------------------------------------------
 
 
-def agent_rows(period: Period, figures: list[AgentFigures]) -> list[dict[str, str]]:
+def agent_rows(
+    period: Period,
+    figures: list[AgentFigures],
+    wrapups: dict[int, dict[str, int]] | None = None,
+) -> list[dict[str, str]]:
     """CSV rows (AGENT_COLUMNS) of agent figures."""
+    wrapups = wrapups or {}
     return [
         {
             "desde": period.first.isoformat(),
@@ -229,6 +247,10 @@ def agent_rows(period: Period, figures: list[AgentFigures]) -> list[dict[str, st
             "casos_en_meta_4min": str(f.cases_within_goal),
             "casos_en_meta_pct": _num(f.within_goal_percent),
             "pop_a_caso_promedio_segundos": _num(f.average_pop_to_save),
+            **{
+                f"cierres_{code.value}": str(wrapups.get(f.user_id or 0, {}).get(code.value, 0))
+                for code in WrapupCode
+            },
         }
         for f in figures
     ]
@@ -242,9 +264,10 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
     csv_wanted = wants_csv(request)
     now = request.config_dict[CLOCK]()
     figures = await agent_figures(request.config_dict[UOW], period.start, period.end, as_of=now)
+    wrapups = await wrapup_counts(request.config_dict[UOW], period.start, period.end)
     if csv_wanted:
         name = f"cac311-agentes-{period.first}-{period.last}.csv"
-        return csv_response(to_csv(agent_rows(period, figures), AGENT_COLUMNS), name)
+        return csv_response(to_csv(agent_rows(period, figures, wrapups), AGENT_COLUMNS), name)
     return render(
         request,
         "supervisor_agents.html",
@@ -252,6 +275,8 @@ async def agents_page(request: web.Request) -> web.StreamResponse:
             "period": period,
             "figures": figures,
             "goal_minutes": POP_TO_SAVE_GOAL_SECONDS // 60,
+            "wrapups": wrapups,
+            "wrapup_labels": {c.value: label for c, label in WRAPUP_LABELS.items()},
             "nav": "agentes",
             **helpers(),
         },
@@ -324,7 +349,8 @@ async def entities_page(request: web.Request) -> web.StreamResponse:
     )
     as_of_local = as_of.astimezone(tz).isoformat(timespec="seconds")
     if csv_wanted:
-        name = f"cac311-entidades-{by}-{period.first}-{period.last}.csv"
+        spanish = GROUPING_LABELS[by].lower()  # file names in Spanish: "entidades-distrito"
+        name = f"cac311-entidades-{spanish}-{period.first}-{period.last}.csv"
         rows = scorecard_rows(period, by, as_of_local, cards)
         return csv_response(to_csv(rows, SCORECARD_COLUMNS), name)
     return render(
@@ -370,10 +396,37 @@ async def history_page(request: web.Request) -> web.StreamResponse:
         as_of=min(period.end, max(now, period.start)),
     )
     if csv_wanted:
-        name = f"cac311-historico-{interval}-{period.first}-{period.last}.csv"
+        name = f"cac311-historico-{raw_interval}-{period.first}-{period.last}.csv"
         return csv_response(call_metrics_csv(report), name)
     tz = settings.tz
     fmt = {"month": "%m/%Y", "day": "%d/%m/%Y"}.get(interval, "%d/%m/%Y %H:%M")
+    short = {"month": "%m/%Y", "day": "%d/%m"}.get(interval, "%H:%M")
+    every = max(1, len(report.intervals) // 12)
+    sl_points = []
+    volume_points = []
+    for i in report.intervals:
+        label = i.start.astimezone(tz).strftime(short)
+        level = i.headline.percent
+        sl_points.append((label, level, f"{label}: {pct(level)}"))
+        offered = count(i.counts.offered, "llamada ofrecida", "llamadas ofrecidas")
+        abandoned = count(i.counts.abandoned, "abandonada", "abandonadas")
+        volume_points.append((label, float(i.counts.offered), f"{label}: {offered}, {abandoned}"))
+    charts = {
+        "sl": bar_chart(
+            sl_points,
+            maximum=100,
+            tick_format="{:.0f} %",
+            goal=SL_GOAL_PERCENT,
+            goal_label="Meta " + pct(SL_GOAL_PERCENT),
+            label_every=every,
+        ),
+        "volume": bar_chart(
+            volume_points,
+            maximum=max([p[1] or 0 for p in volume_points] + [4]),
+            css="barra-volumen",
+            label_every=every,
+        ),
+    }
     return render(
         request,
         "supervisor_history.html",
@@ -390,6 +443,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
                 for fid in FORMULAS
             ],
             "columns": CALL_METRICS_COLUMNS,
+            "charts": charts,
             "nav": "historico",
             **helpers(),
         },

@@ -45,7 +45,9 @@ from agent_desktop.keys import CLOCK, ENGINE, SETTINGS, UOW
 from agent_desktop.pg_listen import PgListener
 from agent_desktop.supervisor import (
     FORBIDDEN,
+    SL_GOAL_PERCENT,
     helpers,
+    pct,
     setup_supervisor_report_routes,
     supervisor_required,
 )
@@ -55,7 +57,7 @@ from case_core.db.models import UserRow
 from case_core.db.models.desktop import AgentStateEventRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.roles import can_supervise
-from case_core.metrics.calls import call_metrics
+from case_core.metrics.calls import IntervalMetrics, call_metrics
 from case_core.metrics.service_level import (
     FORMULAS,
     HEADLINE,
@@ -68,11 +70,11 @@ from case_core.services.calls import CALLS_CHANNEL
 
 log = logging.getLogger(__name__)
 
-GOAL_PERCENT = 90.0
+GOAL_PERCENT = SL_GOAL_PERCENT
 WAITING_HORIZON = timedelta(hours=12)
 MIN_INTERVAL = 0.25  # at most ~4 recomputations a second
 REFRESH_EVERY = 10.0
-CHART_INTERVAL = "hour"
+CHART_INTERVAL = "15min"  # the intraday charts; hours are summed from the quarters
 CHANNELS = (CALLS_CHANNEL, "cac311_agent_state")
 STATE_ORDER = (
     AgentState.AVAILABLE,
@@ -135,7 +137,8 @@ async def _agents(uow_factory: UnitOfWorkFactory, now: datetime, tz: Any) -> lis
         agents.append(
             {
                 "interface": view.interface,
-                "name": full_name or view.interface,
+                # By name, never by the phone interface (a phone with no user says so).
+                "name": full_name or "Teléfono sin agente asignado",
                 "state": view.state.value,
                 "label": view.label,
                 "reason": view.reason_label,
@@ -183,7 +186,9 @@ async def wallboard_snapshot(
         settings,
         as_of=now,
     )
-    elapsed = [i for i in report.intervals if i.start <= now]
+    quarters = report.intervals
+    hours = _hours(quarters)
+    elapsed = [i for i in quarters if i.start <= now]
     counts = sum((i.counts for i in elapsed), CallCounts())
     headline = service_level(HEADLINE, counts)
     sl_pct = headline.percent
@@ -222,6 +227,28 @@ async def wallboard_snapshot(
         },
         "asa_seconds": counts.average_speed_of_answer,
         "incomplete": any(i.incomplete for i in elapsed),
+        "alerts": _alerts(
+            waiting_seconds=(
+                None if waiting.oldest is None else (now - waiting.oldest).total_seconds()
+            ),
+            threshold=report.thresholds.service_level_seconds,
+            percent=sl_pct,
+        ),
+        "thresholds": {"service_level_seconds": report.thresholds.service_level_seconds},
+        "quarters": [
+            {
+                "start": _iso(i.start, tz),
+                "label": i.start.astimezone(tz).strftime("%H:%M"),
+                "offered": i.counts.offered,
+                "waiting": i.counts.waiting,
+                "numerator": i.headline.numerator,
+                "denominator": i.headline.denominator,
+                "percent": i.headline.percent,
+                "incomplete": i.incomplete,
+                "future": i.start > now,
+            }
+            for i in quarters
+        ],
         "intervals": [
             {
                 "start": _iso(i.start, tz),
@@ -233,9 +260,50 @@ async def wallboard_snapshot(
                 "incomplete": i.incomplete,
                 "future": i.start > now,
             }
-            for i in report.intervals
+            for i in hours
         ],
     }
+
+
+def _hours(quarters: list[IntervalMetrics]) -> list[IntervalMetrics]:
+    """Hourly figures summed from 15-minute ones (one metrics query for both charts)."""
+    hours: list[IntervalMetrics] = []
+    for i in range(0, len(quarters), 4):
+        group = quarters[i : i + 4]
+        hours.append(
+            IntervalMetrics(
+                start=group[0].start,
+                end=group[-1].end,
+                counts=sum((q.counts for q in group), CallCounts()),
+                incomplete=any(q.incomplete for q in group),
+            )
+        )
+    return hours
+
+
+def _alerts(
+    *, waiting_seconds: float | None, threshold: int, percent: float | None
+) -> list[dict[str, str]]:
+    """Threshold alerts for the floor: a caller waiting past the service-level threshold, the
+    day's service level under the goal."""
+    alerts = []
+    if waiting_seconds is not None and waiting_seconds > threshold:
+        alerts.append(
+            {
+                "kind": "espera",
+                "text": f"Hay una llamada esperando más de {threshold} s "
+                "(umbral del nivel de servicio).",
+            }
+        )
+    if percent is not None and percent < GOAL_PERCENT:
+        alerts.append(
+            {
+                "kind": "meta",
+                "text": f"El nivel de servicio del día ({pct(percent)}) está bajo la meta "
+                f"de {pct(GOAL_PERCENT)}.",
+            }
+        )
+    return alerts
 
 
 def _pg_dsn(engine: AsyncEngine) -> str:

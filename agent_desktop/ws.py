@@ -24,6 +24,7 @@ from agent_desktop.auth import COOKIE, current_session
 from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, IDLE_TIMEOUT, SETTINGS, UOW
 from agent_desktop.pop_bus import current_pop
+from agent_desktop.presence import PRESENCE, leave_queue
 from agent_desktop.sessions import SessionInfo, keep_alive, load_session
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import DomainError
@@ -152,6 +153,9 @@ async def watch_session(
             log.warning("could not check a live socket's session")
             continue
         if not alive:
+            # The session ended (expiry, logout elsewhere, user deactivated): leave the queue.
+            request.config_dict[PRESENCE].forget(info.phone_interface)
+            await leave_queue(request.config_dict, info.phone_interface, "session ended")
             client.offer(EXPIRED)
             await asyncio.sleep(0.1)  # let the writer send the notice
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
@@ -171,6 +175,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     hub = request.config_dict[HUB]
     client = hub.add(ws, info.phone_interface)
+    presence = request.config_dict[PRESENCE]
+    presence.opened(info.phone_interface)
     watcher = asyncio.create_task(watch_session(request, info, ws, client))
     try:
         client.offer({"type": "hello", "interface": info.phone_interface})
@@ -187,6 +193,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     finally:
         watcher.cancel()
         await hub.remove(client)
+        presence.closed(request.config_dict, info.phone_interface)
         if not ws.closed:
             await ws.close()
     return ws

@@ -160,6 +160,7 @@ class AmiBridge:
                     lambda: self._members(event.members, event.received_at, "resync")
                 )
                 await self._state_write(lambda: self._reconcile(event))
+                await self._state_write(lambda: self._absent_members(event))
             elif isinstance(event, QueueMemberEvent):
                 await self._state_write(lambda: self._member_event(event))
             for update in self.tracker.handle(event):
@@ -340,6 +341,17 @@ class AmiBridge:
             await close_pop(self._uow_factory, uniqueid, snapshot.received_at)
         if closed:
             log.info("AMI %s: %d open calls closed as end_unknown", snapshot.server, len(closed))
+
+    async def _absent_members(self, event: Resync) -> None:
+        from case_core.services.agents import mark_absent_members_logged_out
+
+        await mark_absent_members_logged_out(
+            self._uow_factory,
+            {m.interface for m in event.members},
+            queues={p.queue for p in event.params},
+            requested_at=event.requested_at,
+            at=event.received_at,
+        )
 
     async def _link_state(self, server: str, state: str, at: datetime) -> None:
         from case_core.metrics.outages import record_link_down, record_link_up

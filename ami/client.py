@@ -414,6 +414,40 @@ class AmiClient:
         assert isinstance(result, OriginateResponse)
         return result
 
+    async def action(self, action: str, fields: FieldsIn) -> Response:
+        """Any other action that answers one Response (Hangup, Bridge, BlindTransfer...);
+        raises AmiActionError on ``Response: Error``."""
+        return await self._action(action, fields)
+
+    async def originate_application_async(
+        self,
+        channel: str,
+        application: str,
+        data: str,
+        caller_id: str | None,
+        timeout_ms: int,
+    ) -> OriginateResponse:
+        """Async Originate of ``channel`` straight into ``application(data)`` (e.g. ChanSpy),
+        no dialplan; returns its OriginateResponse."""
+        fields = {
+            "Channel": channel,
+            "Application": application,
+            "Data": data,
+            "CallerID": caller_id,
+            "Timeout": timeout_ms,
+            "Async": True,
+        }
+        link = await self._wait_link(self.config.action_timeout)
+        result = await self._request(
+            link,
+            "Originate",
+            fields,
+            timeout_ms / 1000 + self.config.action_timeout,
+            originate=True,
+        )
+        assert isinstance(result, OriginateResponse)
+        return result
+
     # ------------------------------------------------------------------ internals: actions
     def _next_id(self) -> str:
         self._ids += 1

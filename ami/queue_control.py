@@ -11,8 +11,10 @@ from agent_desktop.ports import (
     READBACK_AGENT_EXTEN,
     READBACK_CONTEXT,
     READBACK_PRIORITY,
+    AlreadyMember,
+    NotMember,
 )
-from ami.client import AmiClient
+from ami.client import AmiActionError, AmiClient
 from ami.tracker import READBACK_AGENT_VAR
 from case_core.domain.case import is_case_number
 
@@ -47,13 +49,25 @@ class AmiQueueControl:
         return self._clients.get(server or "", self._primary)
 
     async def queue_add(self, queue: str, interface: str, member_name: str) -> None:
-        await self._primary.queue_add(queue, interface, member_name)
+        try:
+            await self._primary.queue_add(queue, interface, member_name)
+        except AmiActionError as err:
+            # Asterisk 22: "Unable to add interface: Already there".
+            if "Already there" in (err.response.message or ""):
+                raise AlreadyMember(interface) from None
+            raise
 
     async def queue_pause(self, queue: str, interface: str, paused: bool, reason: str) -> None:
         await self._primary.queue_pause(queue, interface, paused, reason or None)
 
     async def queue_remove(self, queue: str, interface: str) -> None:
-        await self._primary.queue_remove(queue, interface)
+        try:
+            await self._primary.queue_remove(queue, interface)
+        except AmiActionError as err:
+            # Asterisk 22: "Unable to remove interface: Not there".
+            if "Not there" in (err.response.message or ""):
+                raise NotMember(interface) from None
+            raise
 
     async def redirect_to_readback(
         self,

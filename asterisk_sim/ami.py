@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ami.protocol import AmiMessage, AmiParser, Event, encode_fields
+from asterisk_sim.call_control import CallControlActions
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ def _transcript_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "asterisk"
 
 
-class AmiSimulator:
+class AmiSimulator(CallControlActions):
     """Asterisk 22 AMI server simulator (see module docstring)."""
 
     def __init__(
@@ -559,11 +560,13 @@ class AmiSimulator:
             "queueremove": self._queue_remove,
             "redirect": self._redirect,
             "bridge": self._bridge,
-            "hangup": self._hangup_action,
+            "hangup": self._hangup,
             "originate": self._originate,
             "command": self._command,
             "setvar": self._setvar,
             "listcommands": self._list_commands,
+            "blindtransfer": self._blind_transfer,
+            "atxfer": self._atxfer,
         }.get(name)
         if handler is None or (self.booting and name in _MODULE_ACTIONS):
             self._unknown(session, m, action)
@@ -951,35 +954,6 @@ class AmiSimulator:
         self._ok(session, aid, "Dual Redirect successful" if extra else "Redirect successful")
         self.redirects.append(tuple(targets))
 
-    def _bridge(self, session: _Session, m: AmiMessage) -> None:
-        """AMI Bridge of two existing channels (2026-12-01 ami-hold-resume-blindtransfer-caller,
-        ami-redirect-both-legs-readback): ``Channels have been bridged``."""
-        aid = m.action_id
-        names = [m.get("Channel1"), m.get("Channel2")]
-        for n, name in enumerate(names, 1):
-            if not name or self._find_channel(name) is None:
-                # main/features.c action_bridge's text (not captured)  # unverified
-                self._error(session, aid, f"Channel{n} does not exist: {name}")
-                return
-        bridge_id = f"sim-bridge-{len(self.redirects)}-{self._counter}"
-        for name in names:
-            ch = self._find_channel(name or "")
-            assert ch is not None
-            ch.bridge_id = bridge_id
-        self._ok(session, aid, "Channels have been bridged")
-
-    def _hangup_action(self, session: _Session, m: AmiMessage) -> None:
-        """AMI Hangup of one channel (``Channel Hungup``) or a missing one (``No such
-        channel``), as in 2026-12-01/ami-call-control-hangup-hold-transfer. The Hangup event
-        itself is left to the test's event script."""
-        aid = m.action_id
-        name = m.get("Channel") or ""
-        if self._find_channel(name) is None:
-            self._error(session, aid, "No such channel")
-            return
-        self.hangups.append(name)
-        self._ok(session, aid, "Channel Hungup")
-
     def _originate(self, session: _Session, m: AmiMessage) -> None:
         aid = m.action_id
         channel = m.get("Channel")
@@ -1033,6 +1007,14 @@ class AmiSimulator:
             else:
                 self._error(session, m.action_id, "Originate failed")
             return
+        application = m.get("Application")
+        # With Application/Data (ChanSpy) the response names them instead of
+        # Context/Exten (ami-chanspy-supervisor).
+        target = (
+            [("Application", application), ("Data", m.get("Data") or "")]
+            if application
+            else [("Context", m.get("Context") or ""), ("Exten", m.get("Exten") or "")]
+        )
         self.emit(
             [
                 ("Event", "OriginateResponse"),
@@ -1040,14 +1022,15 @@ class AmiSimulator:
                 *([("ActionID", m.action_id)] if m.action_id is not None else []),
                 ("Response", "Success" if outcome.answered else "Failure"),
                 ("Channel", channel_name),
-                ("Context", m.get("Context") or ""),
-                ("Exten", m.get("Exten") or ""),
+                *target,
                 ("Reason", str(outcome.reason)),
                 ("Uniqueid", uniqueid),
                 ("CallerIDNum", num),
                 ("CallerIDName", name),
             ]
         )
+        if outcome.answered and (application or "").lower() == "chanspy":
+            self._chanspy_started(channel_name, m.get("Data") or "")
 
     def _list_commands(self, session: _Session, m: AmiMessage) -> None:
         """ListCommands as the real Asterisk 22.10.1 answered the user cac311 with

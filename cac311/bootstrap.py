@@ -186,6 +186,8 @@ async def start_ami(rt: Runtime) -> None:
 async def start_web(rt: Runtime) -> None:
     from agent_desktop.app import AccessLogger, init_app
     from agent_desktop.auth import current_actor
+    from agent_desktop.chrome import desktop_layout
+    from ami.call_control import AmiCallControl
     from ami.queue_control import AmiQueueControl
     from recordings.web import setup_recordings_routes
 
@@ -196,6 +198,7 @@ async def start_web(rt: Runtime) -> None:
         engine=rt.engine,
         queue_control=AmiQueueControl(clients),
         clock=rt.clock,
+        call_control=AmiCallControl(clients),
     )
     setup_recordings_routes(
         app,
@@ -203,6 +206,7 @@ async def start_web(rt: Runtime) -> None:
         settings=rt.settings,
         current_actor=current_actor,
         clock=rt.clock,
+        layout=desktop_layout(),
     )
     with contextlib.suppress(ImportError):
         from agent_desktop.wallboard import setup_wallboard_routes

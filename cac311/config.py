@@ -72,6 +72,14 @@ class Settings:
     #: Key of the keyed hash kept instead of anonymous callers' numbers (created if absent).
     caller_hash_key_file: Path = Path("var/secrets/caller_hash.key")
     smtp: SmtpSettings = SmtpSettings(host="")
+    # What leaving the desktop (logout, session end, browser closed past the grace time) does
+    # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
+    desk_leave_action: str = "remove"
+    desk_leave_grace_seconds: int = 90
+    # After-call work: seconds the desktop shows "Trabajo posterior"; with desk_wrapup_pause
+    # the desktop also pauses the member for it (else queues.conf wrapuptime does the wait).
+    desk_wrapup_seconds: int = 30
+    desk_wrapup_pause: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -193,11 +201,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("RECORDING_RETENTION_DAYS", "recording_retention_days", 1),
         ("CALLBACK_MAX_CHANNELS", "callback_max_channels", 1),
         ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
+        ("DESK_LEAVE_GRACE_SECONDS", "desk_leave_grace_seconds", 5),
+        ("DESK_WRAPUP_SECONDS", "desk_wrapup_seconds", 0),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
     if (raw := get("QUEUE")) is not None:
         values["queue_name"] = raw
+    if (raw := get("DESK_WRAPUP_PAUSE")) is not None:
+        values["desk_wrapup_pause"] = raw.strip().lower() in ("1", "true", "yes", "si", "sí")
+    if (raw := get("DESK_LEAVE")) is not None:
+        if raw not in ("remove", "pause", "keep"):
+            raise ConfigError(f"{PREFIX}DESK_LEAVE must be remove, pause or keep, got {raw!r}")
+        values["desk_leave_action"] = raw
     if (raw := get("CALLBACK_TRUNK")) is not None:
         if "{number}" not in raw:
             raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")

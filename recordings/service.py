@@ -462,18 +462,36 @@ class CallListing:
     agent_name: str | None
     caller_tail: str  # last 4 digits only: the list is not the place for phone numbers
     duration_seconds: float | None
-    state: str  # ok | missing | purged | unchecked
+    state: str  # ok | missing | purged | unchecked | in_progress
+
+
+@dataclass(frozen=True)
+class CallFilter:
+    """What the recordings list is narrowed to (all optional; times are UTC bounds)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    agent: str | None = None  # part of the agent's name, accents and case ignored
+    call_id: int | None = None
+    before_id: int | None = None  # the next page: calls older than this one
 
 
 async def playable_calls(
-    uow_factory: UnitOfWorkFactory, *, actor: Actor, limit: int = 50
+    uow_factory: UnitOfWorkFactory,
+    *,
+    actor: Actor,
+    limit: int = 50,
+    filters: CallFilter | None = None,
 ) -> list[CallListing]:
-    """The latest recorded calls this actor may hear (the same rule as the player)."""
-    from sqlalchemy import select
+    """The latest recorded calls this actor may hear (the same rule as the player), newest
+    first, narrowed by ``filters``. A call still in progress is listed as ``in_progress``:
+    its file is not complete (or not there) yet."""
+    from sqlalchemy import func, select
 
     from case_core.domain.roles import Role
     from case_core.services.confidentiality import call_is_confidential
 
+    f = filters or CallFilter()
     # The same rule as RecordingRepository.case_confidential, for many calls at once.
     confidential = call_is_confidential().label("confidential")
     stmt = (
@@ -485,6 +503,22 @@ async def playable_calls(
     )
     if actor.role is Role.AGENT:
         stmt = stmt.where(CallRow.agent_user_id == actor.user_id)
+    if f.call_id is not None:
+        stmt = stmt.where(CallRow.id == f.call_id)
+    if f.before_id is not None:
+        stmt = stmt.where(CallRow.id < f.before_id)
+    at = func.coalesce(CallRow.answered_at, CallRow.entered_at, CallRow.started_at)
+    if f.since is not None:
+        stmt = stmt.where(at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(at < f.until)
+    if f.agent:
+        escaped = f.agent.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            func.cac311_fold(CallRow.agent_name).like(
+                func.cac311_fold("%" + escaped + "%"), escape="\\"
+            )
+        )
     async with uow_factory() as uow:
         rows = (await uow.session.execute(stmt)).all()
     listing: list[CallListing] = []
@@ -493,7 +527,9 @@ async def playable_calls(
             actor, handled_by_user_id=call.agent_user_id, case_confidential=bool(is_confidential)
         ):
             continue
-        if recording is None:
+        if call.ended_at is None:
+            state = "in_progress"
+        elif recording is None:
             state = "unchecked"
         elif recording.purged_at is not None:
             state = "purged"

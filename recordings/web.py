@@ -20,11 +20,12 @@ import inspect
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, select_autoescape
 
 from cac311.config import Settings
 from case_core.db.uow import UnitOfWorkFactory
@@ -39,6 +40,17 @@ from recordings.service import (
 from recordings.storage import RecordingStore, open_for_reading
 
 CurrentActor = Callable[[web.Request], "Awaitable[Actor | None] | Actor | None"]
+PageContext = Callable[[web.Request], Awaitable[dict]]
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The host's page layout: a loader with its ``base.html`` (header, navigation, logout)
+    and what that template needs per request (e.g. the session and its CSRF token)."""
+
+    loader: BaseLoader
+    context: PageContext
 Clock = Callable[[], datetime]
 
 CHUNK = 1 << 16
@@ -90,11 +102,14 @@ def _role_label(role: str) -> str:
         return role
 
 
-def _templates() -> Environment:
+def _templates(layout: Layout | None) -> Environment:
+    own = PackageLoader("recordings", "templates")
     env = Environment(
-        loader=PackageLoader("recordings", "templates"),
+        loader=ChoiceLoader([own, layout.loader]) if layout else own,
         autoescape=select_autoescape(["html"]),
     )
+    # Pages extend the host's base.html when there is one, else a bare page of our own.
+    env.globals["layout"] = "base.html" if layout else "recordings_base.html"
     env.globals["ACTION_LABELS"] = ACTION_LABELS
     env.globals["PURGED_MESSAGE"] = PURGED_MESSAGE
     return env
@@ -122,9 +137,11 @@ def setup_recordings_routes(
     settings: Settings,
     current_actor: CurrentActor,
     clock: Clock | None = None,
+    layout: Layout | None = None,
 ) -> None:
-    """Add the recording routes (``/grabaciones/...``) to ``app``."""
-    views = _RecordingViews(uow_factory, settings, current_actor, clock or _utcnow)
+    """Add the recording routes (``/grabaciones/...``) to ``app``; with ``layout`` the pages
+    carry the host's header, navigation and logout."""
+    views = _RecordingViews(uow_factory, settings, current_actor, clock or _utcnow, layout)
     app.router.add_get(r"/grabaciones/llamada/{call_id:\d{1,19}}", views.page, allow_head=False)
     app.router.add_get(
         r"/grabaciones/llamada/{call_id:\d{1,19}}/audio", views.audio, allow_head=False
@@ -140,14 +157,16 @@ class _RecordingViews:
         settings: Settings,
         current_actor: CurrentActor,
         clock: Clock,
+        layout: Layout | None = None,
     ) -> None:
         self.uow_factory = uow_factory
+        self.layout = layout
         self.settings = settings
         self.store = RecordingStore(settings.recordings_dir)
         self.current_actor = current_actor
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
-        self.env = _templates()
+        self.env = _templates(layout)
 
     async def _actor(self, request: web.Request) -> Actor:
         result = self.current_actor(request)
@@ -164,8 +183,11 @@ class _RecordingViews:
             raise web.HTTPNotFound(text="Llamada no encontrada.")
         return call_id
 
-    def _html(self, template: str, status: int = 200, **context: object) -> web.Response:
-        body = self.env.get_template(template).render(**context)
+    async def _html(
+        self, request: web.Request, template: str, status: int = 200, **context: object
+    ) -> web.Response:
+        extra = await self.layout.context(request) if self.layout else {}
+        body = self.env.get_template(template).render(**{**extra, **context})
         return web.Response(
             text=body,
             status=status,
@@ -188,7 +210,8 @@ class _RecordingViews:
                 now=self.clock(),
                 store=self.store,
             )
-        return self._html(
+        return await self._html(
+            request,
             "grabacion.html",
             view=view,
             started=self._local(view.started_at),
@@ -286,15 +309,59 @@ class _RecordingViews:
         await response.write_eof()
         return response
 
+    def _day(self, raw: str, *, end: bool = False) -> datetime | None:
+        """A local day (AAAA-MM-DD) as a UTC bound: its start, or the next day's start."""
+        try:
+            day = date.fromisoformat(raw.strip()) if raw.strip() else None
+        except ValueError:
+            raise web.HTTPBadRequest(text="La fecha no es válida (use AAAA-MM-DD).") from None
+        if day is None:
+            return None
+        if end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(0), self.tz).astimezone(UTC)
+
+    @staticmethod
+    def _id(raw: str) -> int | None:
+        raw = raw.strip()
+        if not raw:
+            return None
+        if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_CALL_ID:
+            raise web.HTTPBadRequest(text="El número de llamada no es válido.")
+        return int(raw)
+
     async def listing(self, request: web.Request) -> web.Response:
         actor = await self._actor(request)
         if actor.role is Role.LIAISON:
             raise web.HTTPForbidden(text="Su rol no permite escuchar grabaciones.")
-        calls = await service.playable_calls(self.uow_factory, actor=actor)
-        return self._html(
+        q = request.query
+        form = {
+            "desde": q.get("desde", "")[:10],
+            "hasta": q.get("hasta", "")[:10],
+            "agente": q.get("agente", "").strip()[:80],
+            "llamada": q.get("llamada", "")[:19],
+        }
+        filters = service.CallFilter(
+            since=self._day(form["desde"]),
+            until=self._day(form["hasta"], end=True),
+            agent=form["agente"] or None,
+            call_id=self._id(form["llamada"]),
+            before_id=self._id(q.get("antes", "")[:19]),
+        )
+        calls = await service.playable_calls(
+            self.uow_factory, actor=actor, limit=PAGE_SIZE, filters=filters
+        )
+        more = None
+        if len(calls) == PAGE_SIZE:
+            more = {**{k: v for k, v in form.items() if v}, "antes": str(calls[-1].call_id)}
+        return await self._html(
+            request,
             "grabaciones.html",
             calls=[{"call": c, "at": self._local(c.at)} for c in calls],
             can_audit=can_supervise(actor),
+            form=form,
+            more=more,
+            filtered=any(form.values()) or "antes" in q,
         )
 
     async def audit(self, request: web.Request) -> web.Response:
@@ -318,6 +385,7 @@ class _RecordingViews:
             }
             for r in rows
         ]
-        return self._html(
+        return await self._html(
+            request,
             "auditoria.html", entries=entries, call_id=call_id, timezone=self.settings.timezone
         )

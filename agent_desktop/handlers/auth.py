@@ -12,6 +12,7 @@ from agent_desktop.auth import COOKIE, cookie_secure, current_session, login_req
 from agent_desktop.csrf import LOGIN_COOKIE, MESSAGE, check_form, tokens_match
 from agent_desktop.handlers.common import read_form, render, text_field
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
+from agent_desktop.presence import PRESENCE, leave_queue
 from agent_desktop.sessions import create_session, end_session
 from case_core.domain.roles import Role
 from case_core.security import verify_password
@@ -115,7 +116,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     """POST /logout."""
     form = await read_form(request)
-    check_form(request, form, session_of(request).csrf_token)
+    session = session_of(request)
+    check_form(request, form, session.csrf_token)
+    if session.phone_interface:  # no more calls for an agent who left
+        request.config_dict[PRESENCE].forget(session.phone_interface)
+        await leave_queue(request.config_dict, session.phone_interface, "logout")
     await end_session(request.config_dict[UOW], request.cookies.get(COOKIE, ""))
     response = web.HTTPFound("/login")
     response.del_cookie(COOKIE, path="/")

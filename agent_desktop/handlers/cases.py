@@ -156,6 +156,7 @@ async def register(request: web.Request) -> web.StreamResponse:
             call_id=call_id,
             pop_to_save_seconds=pop_seconds,
             resolved_at_first_contact=bool_field(form, "resuelta_primer_contacto"),
+            submission_key=text_field(form, "clave_envio", max_length=64) or None,
         ),
         actor=session.actor,
         now=now,
@@ -173,6 +174,7 @@ async def register(request: web.Request) -> web.StreamResponse:
         "citizen_id": citizen_id,
         "pop_id": pop_id,
         "call_id": call_id,
+        "repeat": registered.repeat,
     }
     if wants_json(request):
         return json_response(result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 
 from agent_desktop.auth import current_session, desktop_required, session_of
@@ -10,6 +12,7 @@ from agent_desktop.handlers.common import render
 from agent_desktop.keys import SETTINGS, UOW
 from case_core.domain.case import TYPE_LABELS
 from case_core.domain.cedula import PROVINCES
+from case_core.domain.wrapup import WRAPUP_LABELS
 from case_core.services.agents import PAUSE_REASONS, latest_agent_state
 
 
@@ -35,5 +38,8 @@ async def desktop(request: web.Request) -> web.StreamResponse:
             "pause_reasons": PAUSE_REASONS,
             "case_types": {t.value: label for t, label in TYPE_LABELS.items()},
             "provinces": sorted(PROVINCES.values()),
+            "submission_key": secrets.token_urlsafe(18),
+            "wrapup_codes": {c.value: label for c, label in WRAPUP_LABELS.items()},
+            "wrapup_seconds": request.config_dict[SETTINGS].desk_wrapup_seconds,
         },
     )

@@ -7,12 +7,14 @@ from aiohttp import web
 from agent_desktop.auth import desktop_required
 from agent_desktop.handlers.common import json_response, path_int, search_query
 from agent_desktop.keys import UOW
+from agent_desktop.text import count
 from case_core.domain.errors import NotFound
 
 
 @desktop_required
 async def search_services(request: web.Request) -> web.StreamResponse:
-    """GET /api/servicios?q=agua — services whose name or entity matches every word."""
+    """GET /api/servicios?q=agua — services whose name, synonyms or entity match every word
+    (accents and case ignored)."""
     query = search_query(request)
     if len(query) < 2:
         return json_response({"results": []})
@@ -29,6 +31,7 @@ async def search_services(request: web.Request) -> web.StreamResponse:
                     "entity": entity.name,
                     "entity_short": entity.short_name,
                     "label": f"{entity.short_name} — {service.name}",
+                    "sla_text": "respuesta en " + count(service.sla_days, "día", "días"),
                 }
                 for service, entity in found
             ]

@@ -16,6 +16,7 @@ from agent_desktop.auth import desktop_required, session_of, wants_json
 from agent_desktop.csrf import check_form
 from agent_desktop.handlers.common import BadRequest, json_response, read_form, text_field
 from agent_desktop.keys import QUEUE_CONTROL, SETTINGS
+from agent_desktop.ports import AlreadyMember, NotMember
 from agent_desktop.sessions import SessionInfo
 from case_core.domain.errors import DomainError
 from case_core.services.agents import PAUSE_REASONS
@@ -49,13 +50,19 @@ async def run_queue_action(
     control = config[QUEUE_CONTROL]
     try:
         if action == "join":
-            await control.queue_add(queue, interface, session.full_name)
+            try:
+                await control.queue_add(queue, interface, session.full_name)
+            except AlreadyMember:
+                return "Ya está conectado a la cola."
         elif action == "pause":
             await control.queue_pause(queue, interface, True, reason)
         elif action == "resume":
             await control.queue_pause(queue, interface, False, "")
         else:
-            await control.queue_remove(queue, interface)
+            try:
+                await control.queue_remove(queue, interface)
+            except NotMember:
+                return "Ya estaba desconectado de la cola."
     except Exception as err:  # the telephony boundary: any failure becomes one message
         log.warning("queue action %s failed: %s", action, type(err).__name__)
         raise QueueCommandError(

@@ -14,8 +14,15 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // es-PA through the browser's CLDR data (the server uses Babel with the same data).
+  const NUM = new Intl.NumberFormat("es-PA", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  const INT = new Intl.NumberFormat("es-PA");
+  const PLURAL = new Intl.PluralRules("es-PA");
   function pct(v) {
-    return v === null || v === undefined ? "sin datos" : v.toFixed(1).replace(".", ",") + " %";
+    return v === null || v === undefined ? "sin datos" : NUM.format(v) + " %";
+  }
+  function count(n, one, other) {
+    return INT.format(n) + " " + (PLURAL.select(n) === "one" ? one : other);
   }
 
   function duration(s) {
@@ -42,12 +49,13 @@
     return el;
   }
 
+  // Service level per 15 minutes against the goal.
   function drawChart(s) {
     const box = $("grafico");
     if (!box) return;
-    const W = 760, H = 240, L = 40, R = 12, T = 12, B = 28;
+    const W = 1200, H = 250, L = 52, R = 12, T = 12, B = 30;
     const pw = W - L - R, ph = H - T - B;
-    const items = s.intervals;
+    const items = s.quarters;
     const n = Math.max(items.length, 1);
     const bw = pw / n;
     const y = (p) => T + ph * (1 - p / 100);
@@ -60,7 +68,7 @@
     svg("rect", { width: 3, height: 6, class: "raya" }, pattern);
     for (const p of [0, 25, 50, 75, 100]) {
       svg("line", { x1: L, x2: W - R, y1: y(p), y2: y(p), class: "rejilla" }, root);
-      svg("text", { x: L - 4, y: y(p) + 4, "text-anchor": "end" }, root).textContent = p + " %";
+      svg("text", { x: L - 6, y: y(p) + 5, "text-anchor": "end" }, root).textContent = p + " %";
     }
     items.forEach((it, i) => {
       const x = L + i * bw;
@@ -68,32 +76,74 @@
       if (it.incomplete && !it.future) {
         g.setAttribute("data-incompleto", "si");
         svg("rect", { x: x, y: T, width: bw, height: ph, class: "fondo-incompleto" }, g);
-        svg("text", { x: x + bw / 2, y: T + 12, "text-anchor": "middle", class: "marca-incompleto" }, g)
-          .textContent = "!";
         svg("title", {}, g).textContent =
           it.label + ": intervalo incompleto (enlace con la central caído)";
       }
       if (it.percent !== null && !it.future) {
         const top = y(it.percent);
         const bar = svg("rect", {
-          x: x + bw * 0.15, y: top, width: bw * 0.7, height: Math.max(T + ph - top, 1),
+          x: x + bw * 0.1, y: top, width: bw * 0.8, height: Math.max(T + ph - top, 1),
           class: it.percent >= s.service_level.goal ? "barra-ok" : "barra-bajo",
         }, g);
         svg("title", {}, bar).textContent =
           `${it.label}: ${pct(it.percent)} (${it.numerator} de ${it.denominator})` +
           (it.incomplete ? " · incompleto" : "");
       }
-      if (i % 2 === 0) {
-        svg("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle" }, root).textContent =
-          it.label.slice(0, 2);
+      if (i % 8 === 0) {
+        svg("text", { x: x, y: H - 8, "text-anchor": "start" }, root).textContent = it.label;
       }
     });
     svg("line", { x1: L, x2: W - R, y1: T + ph, y2: T + ph, class: "eje" }, root);
     const goal = s.service_level.goal;
     svg("line", { x1: L, x2: W - R, y1: y(goal), y2: y(goal), class: "meta" }, root);
-    svg("text", { x: W - R - 2, y: y(goal) - 4, "text-anchor": "end", class: "meta-texto" }, root)
+    svg("text", { x: W - R - 2, y: y(goal) - 5, "text-anchor": "end", class: "meta-texto" }, root)
       .textContent = "Meta " + pct(goal);
     box.replaceChildren(root);
+  }
+
+  // Calls still waiting at the end of each 15 minutes.
+  function drawWaiting(s) {
+    const box = $("grafico-espera");
+    if (!box) return;
+    const W = 1200, H = 170, L = 52, R = 12, T = 10, B = 28;
+    const pw = W - L - R, ph = H - T - B;
+    const items = s.quarters;
+    const bw = pw / Math.max(items.length, 1);
+    const top = Math.max(4, ...items.filter((it) => !it.future).map((it) => it.waiting));
+    const y = (v) => T + ph * (1 - v / top);
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, "data-intervalos": items.length });
+    for (const v of [0, Math.round(top / 2), top]) {
+      svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "rejilla" }, root);
+      svg("text", { x: L - 6, y: y(v) + 5, "text-anchor": "end" }, root).textContent = INT.format(v);
+    }
+    items.forEach((it, i) => {
+      const x = L + i * bw;
+      if (!it.future && it.waiting > 0) {
+        const bar = svg("rect", {
+          x: x + bw * 0.1, y: y(it.waiting), width: bw * 0.8, height: Math.max(T + ph - y(it.waiting), 1),
+          class: "barra-espera",
+        }, root);
+        svg("title", {}, bar).textContent = `${it.label}: ${count(it.waiting, "llamada en espera", "llamadas en espera")}`;
+      }
+      if (i % 8 === 0) svg("text", { x: x, y: H - 8, "text-anchor": "start" }, root).textContent = it.label;
+    });
+    svg("line", { x1: L, x2: W - R, y1: T + ph, y2: T + ph, class: "eje" }, root);
+    box.replaceChildren(root);
+  }
+
+  function renderAlerts(s) {
+    const box = $("alertas");
+    if (!box) return;
+    const text = (s.alerts || []).map((a) => a.kind + ":" + a.text).join("|");
+    if (box.dataset.current === text) return; // unchanged: do not re-announce
+    box.dataset.current = text;
+    box.replaceChildren(...(s.alerts || []).map((a) => {
+      const p = document.createElement("p");
+      p.className = "alerta";
+      p.dataset.kind = a.kind;
+      p.textContent = a.text;
+      return p;
+    }));
   }
 
   function renderAgents(s) {
@@ -106,17 +156,57 @@
     }
     const body = $("agentes-lista");
     if (!body) return;
+    // Agents by name, never by their phone interface; the state with the time in it.
     const rows = s.agents.list.map((a) => {
       const tr = document.createElement("tr");
       tr.dataset.state = a.state;
-      for (const text of [a.name, a.interface, a.label, a.since ? a.since.slice(11, 16) : "—"]) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        tr.appendChild(td);
+      const name = document.createElement("td");
+      name.textContent = a.name;
+      const state = document.createElement("td");
+      state.dataset.since = a.since || "";
+      state.dataset.label = a.label;
+      const spy = document.createElement("td");
+      if (a.state === "in_call") {
+        for (const [mode, label] of SPY_MODES) {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.textContent = label;
+          b.setAttribute("aria-label", label + " la llamada de " + a.name);
+          b.addEventListener("click", () => spyOn(a.interface, mode));
+          spy.appendChild(b);
+        }
       }
+      tr.append(name, state, spy);
       return tr;
     });
     body.replaceChildren(...rows);
+    tickAgents();
+  }
+
+  // Supervisors join an agent's call from here (ChanSpy over AMI; the server checks the role).
+  const SPY_MODES = [["escuchar", "Escuchar"], ["susurrar", "Susurrar"], ["intervenir", "Intervenir"]];
+  async function spyOn(interface_, mode) {
+    const form = new FormData();
+    form.append("csrf_token", document.body.dataset.csrf || "");
+    form.append("agente", interface_);
+    form.append("modo", mode);
+    const out = $("resultado-espia");
+    const response = await fetch("/supervisor/espiar", { method: "POST", body: form, headers: { Accept: "application/json" } });
+    const data = await response.json().catch(() => ({}));
+    out.textContent = data.message || data.error || "No se pudo.";
+    out.className = response.ok && data.ok ? "exito" : "error";
+  }
+
+  function tickAgents() {
+    const body = $("agentes-lista");
+    if (!body) return;
+    for (const td of body.querySelectorAll("td[data-since]")) {
+      const label = td.dataset.label || td.textContent;
+      td.dataset.label = label;
+      const since = Date.parse(td.dataset.since);
+      const text = isNaN(since) ? label : label + " · " + duration((Date.now() - since) / 1000);
+      if (td.textContent !== text) td.textContent = text;
+    }
   }
 
   function render(s) {
@@ -124,26 +214,35 @@
     setText("en-espera", s.waiting.count);
     setText("nivel-servicio", sl.percent === null ? "sin llamadas" : pct(sl.percent));
     const slEl = $("nivel-servicio");
-    if (slEl) slEl.dataset.cumple = sl.meets_goal === null ? "" : sl.meets_goal ? "si" : "no";
-    setText("nivel-servicio-base", `${sl.numerator} de ${sl.denominator}`);
+    if (slEl) {
+      slEl.dataset.cumple = sl.meets_goal === null ? "" : sl.meets_goal ? "si" : "no";
+      slEl.classList.toggle("sin-datos", sl.percent === null);
+    }
+    setText("nivel-servicio-base", `${INT.format(sl.numerator)} de ${count(sl.denominator, "llamada", "llamadas")}`);
     setText("abandonadas", s.abandoned.count);
     setText("abandono-pct", pct(s.abandoned.percent));
-    setText("abandonos-cortos", s.abandoned.short);
-    setText("ofrecidas", s.offered);
-    setText("atendidas", s.answered);
+    setText("abandonos-cortos", count(s.abandoned.short, "abandono corto", "abandonos cortos"));
+    setText("ofrecidas", count(s.offered, "llamada ofrecida", "llamadas ofrecidas"));
+    setText("atendidas", count(s.answered, "llamada atendida", "llamadas atendidas"));
     setText("asa", duration(s.asa_seconds));
     setText("actualizado", (s.generated_at || "").slice(11, 19));
     const warn = $("aviso-incompleto");
     if (warn) warn.hidden = !s.incomplete;
     tick();
     renderAgents(s);
+    renderAlerts(s);
     drawChart(s);
+    drawWaiting(s);
   }
 
   // The longest wait grows between snapshots: count it on locally.
   function tick() {
     const w = snap.waiting.longest_seconds;
-    setText("espera-maxima", w === null ? "—" : duration(w + (Date.now() - receivedAt) / 1000));
+    const now = w === null ? null : w + (Date.now() - receivedAt) / 1000;
+    setText("espera-maxima", now === null ? "—" : duration(now));
+    const panel = $("panel-espera");
+    if (panel) panel.dataset.alerta = now !== null && now > snap.thresholds.service_level_seconds ? "si" : "no";
+    tickAgents();
   }
 
   function status(text, state) {

@@ -169,23 +169,41 @@ class DirectoryRepository(_Repository):
     async def search_services(
         self, query: str, *, limit: int = 15
     ) -> Sequence[tuple[ServiceRow, EntityRow]]:
-        """Services whose name or entity matches every typed word (accent-insensitive enough
-        for agents: case-insensitive substring on each word)."""
+        """Services where every typed word is found, ignoring accents and case, in the service
+        name, its synonyms or the entity's names (a word of 4+ letters may also be a close
+        trigram match, for typos); best matches first. The ``cac311_fold`` trigram indexes
+        of migration 0010 serve these comparisons."""
+        fold = func.cac311_fold
+        haystacks = (
+            fold(ServiceRow.name),
+            fold(ServiceRow.synonyms),
+            fold(EntityRow.name),
+            fold(EntityRow.short_name),
+        )
         stmt = (
             select(ServiceRow, EntityRow)
             .join(EntityRow, EntityRow.id == ServiceRow.entity_id)
             .where(ServiceRow.active, EntityRow.active)
         )
-        for word in query.split():
-            like = f"%{word}%"
-            stmt = stmt.where(
-                or_(
-                    ServiceRow.name.ilike(like),
-                    EntityRow.name.ilike(like),
-                    EntityRow.short_name.ilike(like),
+        score = []
+        for word in query.split()[:8]:
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            folded_word = fold(word)
+            matches = [h.like(fold(pattern), escape="\\") for h in haystacks]
+            if len(word) >= 4:
+                matches += [folded_word.op("<%")(h) for h in haystacks[:2]]
+            stmt = stmt.where(or_(*matches))
+            score.append(
+                func.greatest(
+                    *(func.word_similarity(folded_word, h) for h in haystacks[:2]),
+                    func.word_similarity(folded_word, haystacks[3]),
                 )
             )
-        stmt = stmt.order_by(EntityRow.short_name, ServiceRow.name).limit(limit)
+        total = sum(score[1:], score[0]) if score else None
+        order = [EntityRow.short_name, ServiceRow.name]
+        if total is not None:
+            order.insert(0, total.desc())
+        stmt = stmt.order_by(*order).limit(limit)
         return [(s, e) for s, e in (await self.session.execute(stmt)).all()]
 
     async def articles(

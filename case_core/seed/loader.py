@@ -28,6 +28,7 @@ from case_core.seed.directory_data import (
     DEMO_USERS,
     ENTITIES,
 )
+from case_core.seed.service_synonyms import SYNONYMS
 
 # Fictitious citizens so that a demo caller has a history to pop.
 DEMO_CITIZENS = [
@@ -95,7 +96,13 @@ async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
             for scode, sname, days in services:
                 check_sla_days(days)
                 service_values.append(
-                    dict(entity_id=entity_ids[code], code=scode, name=sname, sla_days=days)
+                    dict(
+                        entity_id=entity_ids[code],
+                        code=scode,
+                        name=sname,
+                        sla_days=days,
+                        synonyms=SYNONYMS.get((code, scode), ""),
+                    )
                 )
         services = await _inserted(
             s,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from case_core.db.models.desktop import AgentStateEventRow
 from case_core.db.uow import UnitOfWorkFactory
@@ -46,6 +46,12 @@ PAUSE_REASONS: dict[str, str] = {
     "capacitacion": "Capacitación",
     "tarea_administrativa": "Tarea administrativa",
     "retroalimentacion": "Retroalimentación",
+}
+
+# Pauses the system applies (agent_desktop.presence), not offered to agents.
+SYSTEM_PAUSE_LABELS: dict[str, str] = {
+    "desk_closed": "escritorio cerrado",
+    "trabajo_posterior": "trabajo posterior",
 }
 
 # app_queue member Status values (Asterisk's AST_DEVICE_* device states).
@@ -95,7 +101,11 @@ class AgentStateView:
 def view_of(row: AgentStateEventRow) -> AgentStateView:
     """The display form of a stored state event."""
     state = AgentState(row.state)
-    reason_label = PAUSE_REASONS.get(row.reason or "", row.reason) if row.reason else None
+    reason_label = (
+        PAUSE_REASONS.get(row.reason, SYSTEM_PAUSE_LABELS.get(row.reason, row.reason))
+        if row.reason
+        else None
+    )
     label = STATE_LABELS[state]
     if state is AgentState.PAUSED and reason_label:
         label = f"{label}: {reason_label}"
@@ -149,3 +159,48 @@ async def agent_state_by_id(uow_factory: UnitOfWorkFactory, event_id: int) -> Ag
     async with uow_factory() as uow:
         row = await uow.session.get(AgentStateEventRow, event_id)
         return None if row is None else view_of(row)
+
+
+async def mark_absent_members_logged_out(
+    uow_factory: UnitOfWorkFactory,
+    present: set[str],
+    *,
+    queues: set[str],
+    requested_at: datetime,
+    at: datetime,
+) -> list[str]:
+    """After a QueueStatus re-read (start, reconnect, Asterisk restart): every interface we
+    last saw as a member, absent from the snapshot and unchanged since it was asked for, is
+    no longer a member. Without this, agents removed while the link was down (or by an
+    Asterisk restart) keep showing "En llamada" forever. Returns the interfaces changed.
+
+    ``queues`` are the queues the snapshot covered; nothing is changed when it covered none
+    (a PBX without our queue says nothing about our agents)."""
+    if not queues:
+        return []
+    async with uow_factory() as uow:
+        ranked = select(
+            AgentStateEventRow.interface,
+            AgentStateEventRow.state,
+            AgentStateEventRow.at,
+            func.row_number()
+            .over(
+                partition_by=AgentStateEventRow.interface,
+                order_by=(AgentStateEventRow.at.desc(), AgentStateEventRow.id.desc()),
+            )
+            .label("rn"),
+        ).subquery()
+        latest = select(ranked.c.interface, ranked.c.state, ranked.c.at).where(ranked.c.rn == 1)
+        rows = (await uow.session.execute(latest)).all()
+    gone = [
+        interface
+        for interface, state, seen_at in rows
+        if state != AgentState.LOGGED_OUT.value
+        and interface not in present
+        and seen_at <= requested_at
+    ]
+    for interface in gone:
+        await record_agent_state(
+            uow_factory, interface, AgentState.LOGGED_OUT, None, at, "resync-absent"
+        )
+    return gone

@@ -27,6 +27,7 @@ from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.geography import canonical_location
 from case_core.domain.phone import normalise_phone
 from case_core.domain.roles import Actor, Role
+from case_core.services.submissions import claim_submission, record_submission
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,8 @@ class RegisterCase:
     call_id: int | None = None
     pop_to_save_seconds: float | None = None
     resolved_at_first_contact: bool = False
+    # The case form's one-time key: a repeat with the same key returns the first case.
+    submission_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class RegisteredCase:
     number: str
     status: CaseStatus
     due_at: datetime
+    repeat: bool = False  # the same form sent again: this is the case it registered first
 
 
 async def register_case(
@@ -88,6 +92,17 @@ async def register_case(
         raise DomainError("Solo una consulta se cierra en el primer contacto.")
 
     async with uow_factory() as uow:
+        if command.submission_key is not None and actor.user_id is not None:
+            earlier = await claim_submission(
+                uow.session, user_id=actor.user_id, key=command.submission_key, now=now
+            )
+            if earlier is not None:
+                first = await uow.cases.get(earlier)
+                if first is None:
+                    raise NotFound("El caso no existe.")
+                return RegisteredCase(
+                    first.id, first.number, CaseStatus(first.status), first.due_at, repeat=True
+                )
         entity = await uow.directory.entity(command.entity_id)
         if entity is None or not entity.active:
             raise NotFound("La entidad elegida no existe.")
@@ -159,6 +174,10 @@ async def register_case(
                     note=f"Asignado a {entity.name}.",
                     public=True,
                 )
+            )
+        if command.submission_key is not None and actor.user_id is not None:
+            await record_submission(
+                uow.session, user_id=actor.user_id, key=command.submission_key, case_id=row.id
             )
         await uow.commit()
         return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at)

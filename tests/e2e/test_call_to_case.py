@@ -75,7 +75,7 @@ async def test_a_call_walks_ivr_queue_pop_case_and_readback(seeded, migrated_dat
                 await expect(page.locator("#conexion")).to_have_text("En línea")
 
                 await page.click("#btn-conectar")  # QueueAdd over AMI
-                await expect(page.locator("#estado-agente")).to_have_text("Disponible")
+                await expect(page.locator("#estado-etiqueta")).to_have_text("Disponible")
 
                 # A citizen the caller ID does not know types the cédula of Juan Pérez.
                 call = traffic.spawn_call(
@@ -86,7 +86,9 @@ async def test_a_call_walks_ivr_queue_pop_case_and_readback(seeded, migrated_dat
                 await expect(page.locator("#cedula")).to_have_value("8-123-4567")
 
                 await page.locator("#servicio").press_sequentially("falta de agua", delay=20)
-                await page.locator("#servicio-sugerencias button", has_text="IDAAN").first.click()
+                await page.locator(
+                    "#servicio-sugerencias [role=option]", has_text="IDAAN"
+                ).first.click()
                 await page.fill("#descripcion", "Sin agua desde el lunes en calle 50.")
                 await page.click("#btn-guardar")
                 number = page.locator("#numero-caso")

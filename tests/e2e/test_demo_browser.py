@@ -47,7 +47,8 @@ async def test_a_demo_agent_logs_in_joins_the_queue_and_gets_a_pop(
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/escritorio")
             await page.click("#btn-conectar")
-            await expect(page.locator("#estado-agente")).to_have_text("Disponible", timeout=10_000)
+            state = page.locator("#estado-etiqueta")
+            await expect(state).to_have_text("Disponible", timeout=10_000)
             await expect(page.locator("#pop")).to_be_visible(timeout=15_000)
             # The caller's number is shown with the pop (the demo callers have Panama numbers).
             await expect(page.locator("#pop-numero")).to_have_text(re.compile(r"\d{7,}"))

@@ -85,7 +85,7 @@ async def test_given_agent_in_browser_when_a_call_pops_then_case_is_registered(
             await expect(page.locator("#tipo")).to_have_value("queja")
 
             await page.locator("#servicio").press_sequentially("falta de agua", delay=20)
-            option = page.locator("#servicio-sugerencias button", has_text="IDAAN").first
+            option = page.locator("#servicio-sugerencias [role=option]", has_text="IDAAN").first
             await option.click()
             await expect(page.locator("#servicio-elegido")).to_contain_text("Falta de agua potable")
             await page.fill("#descripcion", "No llega agua a la casa desde el lunes.")

@@ -83,7 +83,7 @@ async def test_given_a_supervisor_on_the_wallboard_when_a_call_waits_and_is_answ
             )
             await save_call(ami_uow, late)
             await expect(page.locator("#en-espera")).to_have_text("0", timeout=1500)
-            await expect(page.locator("#nivel-servicio")).to_have_text("0,0 %")
+            await expect(page.locator("#nivel-servicio")).to_have_text("0.0 %")
             await expect(page.locator("#nivel-servicio")).to_have_attribute("data-cumple", "no")
             await expect(page.locator("#grafico svg rect.barra-bajo")).to_have_count(1)
             # same document: pushed, not reloaded

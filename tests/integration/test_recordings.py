@@ -72,6 +72,8 @@ class World:
         agent: str | None = "agente1",
         started_at: datetime = NOW - timedelta(hours=1),
         intent: str | None = None,
+        in_progress: bool = False,
+        agent_name: str | None = None,
     ) -> int:
         async with self.uow_factory() as uow:
             row = CallRow(
@@ -79,6 +81,8 @@ class World:
                 uniqueid=uniqueid,
                 recording_path=recording_path,
                 started_at=started_at,
+                ended_at=None if in_progress else started_at + timedelta(minutes=2),
+                agent_name=agent_name,
                 agent_user_id=self.users[agent].user_id if agent else None,
                 ivr_variables={"CAC311_INTENT": intent} if intent else {},
             )
@@ -538,6 +542,47 @@ async def test_given_roles_when_listing_then_each_sees_what_it_may_hear(world: W
     assert (await world.get("/grabaciones", "enlace")).status == 403
     assert (await world.get("/grabaciones", None)).status == 401
     assert await world.access_rows() == []  # listing is not listening
+
+
+async def test_given_a_call_in_progress_when_listing_then_it_offers_no_escuchar(
+    world: World,
+) -> None:
+    live = await world.call("1795470021.1", "2026/11/25/1795470021.1.wav", in_progress=True)
+    done = await world.call("1795470022.1", "2026/11/25/1795470022.1.wav")
+    page = await (await world.get("/grabaciones", "supervisor")).text()
+    assert f'/grabaciones/llamada/{live}"' not in page
+    assert f'/grabaciones/llamada/{done}"' in page
+    assert "En curso: disponible al terminar la llamada" in page
+
+
+async def test_given_filters_when_listing_then_only_matching_calls_and_older_pages(
+    world: World,
+) -> None:
+    old = await world.call(
+        "1795470031.1",
+        "2026/11/20/1795470031.1.wav",
+        started_at=NOW - timedelta(days=5),
+        agent_name="Ana Batista",
+    )
+    new = await world.call(
+        "1795470032.1", "2026/11/25/1795470032.1.wav", agent_name="Luis Herrera"
+    )
+
+    async def listed(query: str) -> set[int]:
+        response = await world.get("/grabaciones" + query, "supervisor")
+        assert response.status == 200, query
+        page = await response.text()
+        return {c for c in (old, new) if f'data-llamada="{c}"' in page}
+
+    day = (NOW - timedelta(days=5)).astimezone(world.settings.tz).date().isoformat()
+    assert await listed("") == {old, new}
+    assert await listed(f"?desde={day}&hasta={day}") == {old}
+    assert await listed("?agente=batista") == {old}
+    assert await listed("?agente=HERRERA") == {new}
+    assert await listed(f"?llamada={new}") == {new}
+    assert await listed(f"?antes={new}") == {old}
+    assert (await world.get("/grabaciones?desde=ayer", "supervisor")).status == 400
+    assert (await world.get("/grabaciones?llamada=%C2%B2", "supervisor")).status == 400
 
 
 async def test_given_a_denuncia_chosen_in_the_ivr_then_its_recording_is_confidential_unlinked(

@@ -10,6 +10,7 @@ import asyncio
 import csv
 import io
 import itertools
+import re
 import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -205,7 +206,7 @@ async def test_given_a_hand_made_floor_then_the_snapshot_has_the_hand_computed_f
 
     page = await (await boss.client.get("/supervisor/tablero")).text()
     assert 'id="en-espera">2<' in page
-    assert "50,0 %" in page and "En pausa: Almuerzo" in page
+    assert "50.0 %" in page and "En pausa: Almuerzo" in page
     assert 'id="aviso-incompleto"' in page and 'id="aviso-incompleto" hidden' not in page
 
 
@@ -306,7 +307,9 @@ async def test_given_a_burst_of_changes_then_recomputation_is_debounced(board, o
 
 
 def parse_csv(body: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(body)))
+    # Every export starts with a UTF-8 BOM, for Excel.
+    assert body.startswith("\ufeff"), body[:20]
+    return list(csv.reader(io.StringIO(body[1:])))
 
 
 async def test_given_calls_when_exporting_history_and_agents_then_csv_has_documented_columns(
@@ -362,7 +365,7 @@ async def test_given_a_seeded_october_then_scorecards_highlight_entities_below_7
     page = await (await boss.client.get(query)).text()
     idaan_row = page[page.index("(IDAAN)") - 300 : page.index("(IDAAN)")]
     assert 'class="bajo-meta"' in idaan_row
-    assert "40,0 %" in page
+    assert "40.0 %" in page
 
     # a cut-off on Oct 20: only case a is decided for IDAAN (closed in time)
     rows = parse_csv(await (await boss.client.get(query + "&corte=2026-10-20&formato=csv")).text())
@@ -393,3 +396,58 @@ async def test_given_malformed_parameters_then_400_with_a_spanish_message(board,
     r = await boss.client.get(query)
     assert r.status == 400
     assert message in await r.text()
+
+
+async def test_given_one_call_when_the_wallboard_and_history_render_then_spanish_is_whole(board):
+    await hand_made_floor(board.uow_factory)
+    boss = await board.login("supervisor", form=False)
+    page = await (await boss.client.get("/supervisor/tablero")).text()
+    base = re.search(r'id="nivel-servicio-base">(\d+) de (\d+) (llamadas?)<', page)
+    assert base is not None
+    assert base.group(3) == ("llamada" if base.group(2) == "1" else "llamadas")
+    short = re.search(r'id="abandonos-cortos">(\d+) (abandonos? cortos?)<', page)
+    assert short is not None
+    assert short.group(2) == ("abandono corto" if short.group(1) == "1" else "abandonos cortos")
+    history = await boss.client.get("/supervisor/historico?desde=2026-11-02&hasta=2026-11-02")
+    html = await history.text()
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", html)
+    assert "Nivel de servicio 3-1-1" in headers
+    assert not [h for h in headers if h.startswith("sl_")]
+    csv_file = await boss.client.get(
+        "/supervisor/historico?desde=2026-11-02&hasta=2026-11-02&intervalo=hora&formato=csv"
+    )
+    assert (await csv_file.read()).startswith(b"\xef\xbb\xbf")
+    assert "cac311-historico-hora-2026-11-02-2026-11-02.csv" in csv_file.headers[
+        "Content-Disposition"
+    ]
+
+
+async def test_given_a_day_of_calls_when_the_history_renders_then_charts_join_the_table(board):
+    await hand_made_floor(board.uow_factory)
+    boss = await board.login("supervisor", form=False)
+    html = await (
+        await boss.client.get("/supervisor/historico?desde=2026-11-02&hasta=2026-11-02")
+    ).text()
+    level = html[html.index('id="grafico-nivel"') : html.index('id="grafico-volumen"')]
+    assert level.count('class="meta"') == 1 and "Meta 90.0 %" in level
+    # 09:00 has 1 of 3 in time (under the goal), 10:00 all: one bar each side of the goal.
+    assert "<title>09:00: 33.3 %</title>" in level and 'class="barra-bajo"' in level
+    assert "<title>10:00: 100.0 %</title>" in level and 'class="barra-ok"' in level
+    volume = html[html.index('id="grafico-volumen"') :]
+    assert "llamadas ofrecidas" in volume and 'id="tabla-historico"' in html
+
+
+async def test_given_a_long_wait_and_a_low_day_then_the_wallboard_alerts_and_has_quarters(board):
+    await hand_made_floor(board.uow_factory)
+    boss = await board.login("supervisor", form=False)
+    s = await (await boss.client.get("/supervisor/tablero.json")).json()
+    kinds = {a["kind"]: a["text"] for a in s["alerts"]}
+    assert "15 s" in kinds["espera"]  # 40 s waiting > the 15 s threshold
+    assert "50.0 %" in kinds["meta"] and "90.0 %" in kinds["meta"]
+    quarters = s["quarters"]
+    assert len(quarters) == 96 and quarters[36]["label"] == "09:00"
+    # The hour is the sum of its quarters.
+    nine = quarters[36:40]
+    assert sum(q["denominator"] for q in nine) == s["intervals"][9]["denominator"]
+    page = await (await boss.client.get("/supervisor/tablero")).text()
+    assert 'class="alerta" data-kind="espera"' in page and 'id="grafico-espera"' in page

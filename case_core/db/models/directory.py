@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from case_core.db.models.base import Base, CreatedAt
 
 
+def _fold_trgm_index(name: str, column: str) -> Index:
+    """A GIN trigram index on ``cac311_fold(column)`` for accent-insensitive LIKE search."""
+    return Index(
+        name,
+        text(f"cac311_fold({column}) gin_trgm_ops"),
+        postgresql_using="gin",
+    )
+
+
 class EntityRow(CreatedAt, Base):
     __tablename__ = "entities"
+    __table_args__ = (
+        _fold_trgm_index("ix_entities_name_fold_trgm", "name"),
+        _fold_trgm_index("ix_entities_short_name_fold_trgm", "short_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -54,6 +67,8 @@ class ServiceRow(CreatedAt, Base):
     __table_args__ = (
         UniqueConstraint("entity_id", "code"),
         CheckConstraint("sla_days BETWEEN 1 AND 30", name="sla_days_legal"),
+        _fold_trgm_index("ix_services_name_fold_trgm", "name"),
+        _fold_trgm_index("ix_services_synonyms_fold_trgm", "synonyms"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +77,9 @@ class ServiceRow(CreatedAt, Base):
     name: Mapped[str] = mapped_column(String(200))
     sla_days: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
+    # Words citizens use for this service ("basura" for waste collection), comma-separated;
+    # kept in the directory and matched by the agents' service search.
+    synonyms: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     entity: Mapped[EntityRow] = relationship(back_populates="services", lazy="raise")
 
