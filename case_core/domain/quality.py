@@ -35,7 +35,7 @@ def parse_week(week: str) -> date:
     match = _WEEK_RE.match(week.strip())
     if match is None:
         raise InvalidWeek(
-            f"La semana debe tener la forma AAAA-Snn (por ejemplo 2026-W48): {week!r}"
+            f"La semana debe tener la forma AAAA-Wnn (por ejemplo 2026-W48): {week!r}"
         )
     year, number = int(match.group(1)), int(match.group(2))
     try:
