@@ -36,6 +36,7 @@ from agent_desktop.keys import (
 from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import QueueControl
+from agent_desktop.quality import setup_quality_routes
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
 from cac311.config import Settings
 from case_core.db.uow import UnitOfWorkFactory
@@ -198,5 +199,6 @@ def init_app(
     r.add_get("/ws", websocket_handler)
     setup_liaison_routes(app)
     setup_contact_center_routes(app)
+    setup_quality_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app
