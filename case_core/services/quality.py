@@ -44,6 +44,7 @@ from case_core.domain import quality as q
 from case_core.domain.case import TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.roles import Actor, Role, can_play_recording, can_see_case
+from case_core.services.mail import enqueue_mail, looks_like_address
 
 log = logging.getLogger(__name__)
 
@@ -678,8 +679,9 @@ async def entity_mail_recipients(session: AsyncSession, entity_id: int) -> list[
     ).scalars()
     seen: list[str] = []
     for email in rows:
-        if email and email not in seen and "@" in email and "\n" not in email:
-            seen.append(email.strip())
+        address = (email or "").strip()
+        if address not in seen and looks_like_address(address):
+            seen.append(address)
     return seen
 
 
@@ -731,8 +733,6 @@ async def publish_week(
     portal_url: str = "/enlace/auditorias",
 ) -> Publication:
     """Publish an entity's audits of a week to its liaisons: portal and one e-mail."""
-    from case_core.services.mail import enqueue_mail
-
     monday = q.parse_week(week)
     async with uow_factory() as uow:
         s = uow.session
