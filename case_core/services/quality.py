@@ -18,7 +18,7 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -1348,26 +1348,3 @@ async def quality_figures(
             for aid, name, n, met, sc in agent_rows
         ],
     )
-
-
-async def entity_audit_scores(
-    uow_factory: UnitOfWorkFactory, start: datetime, end: datetime
-) -> dict[int, float]:
-    """Per entity, % of audit criteria met in audits of cases closed in [start, end)."""
-    async with uow_factory() as uow:
-        rows = (
-            await uow.session.execute(
-                select(
-                    CaseAuditRow.entity_id,
-                    func.sum(CaseAuditRow.criteria_met),
-                    func.sum(CaseAuditRow.criteria_scored),
-                )
-                .join(CaseRow, CaseRow.id == CaseAuditRow.case_id)
-                .where(
-                    CaseRow.closed_at >= start.astimezone(UTC),
-                    CaseRow.closed_at < end.astimezone(UTC),
-                )
-                .group_by(CaseAuditRow.entity_id)
-            )
-        ).all()
-    return {eid: 100.0 * int(met) / int(sc) for eid, met, sc in rows if sc}
