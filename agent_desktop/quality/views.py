@@ -17,10 +17,11 @@ from agent_desktop.quality.charts import bar_pairs, line_chart
 from case_core.domain import quality as q
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.errors import AccessDenied, DomainError
-from case_core.domain.roles import Role, can_supervise
+from case_core.domain.roles import Role, can_see_case, can_supervise
 from case_core.metrics.report import month_bounds
 from case_core.metrics.scorecards import GOAL_CLOSED_30D_PERCENT, scorecards
 from case_core.services import quality as svc
+from case_core.services.escalation import LEVEL_LABELS, escalation_levels
 
 HERE = Path(__file__).resolve().parent
 QUALITY_TEMPLATES = web.AppKey("quality_templates", jinja2.Environment)
@@ -262,6 +263,26 @@ async def _entity_context(request: web.Request, entity_id: int, month: str) -> d
         if entity is None:
             raise web.HTTPNotFound(text="La entidad no existe.")
         plans = await svc.entity_action_plans(uow.session, entity_id, today=today)
+        open_cases = list(
+            await uow.cases.for_entity(
+                entity_id, statuses=[s.value for s in CaseStatus if s is not CaseStatus.CERRADO]
+            )
+        )
+    levels = await escalation_levels(config[UOW], [c.id for c in open_cases])
+    cases = [
+        {
+            "id": c.id,
+            "number": c.number,
+            "type_label": TYPE_LABELS[CaseType(c.type)],
+            "status_label": STATUS_LABELS[CaseStatus(c.status)],
+            "due_at": c.due_at,
+            "overdue": c.due_at < now,
+            "confidential": c.confidential,
+            "can_open": can_see_case(actor, entity_id=entity_id, confidential=c.confidential),
+            "escalations": [LEVEL_LABELS[level] for level in levels.get(c.id, [])],
+        }
+        for c in open_cases
+    ]
     start, end = month_bounds(month, tz)
     cards = await scorecards(config[UOW], start, end, tz, entity_id=entity_id, now=now)
     card = cards[0] if cards else None
@@ -271,6 +292,7 @@ async def _entity_context(request: web.Request, entity_id: int, month: str) -> d
         "card": card,
         "goal": GOAL_CLOSED_30D_PERCENT,
         "plans": plans,
+        "cases": cases,
         "statuses": list(q.PLAN_STATUS_LABELS.items()),
         "default_due": (today + timedelta(days=30)).isoformat(),
         "can_plan": actor.role in (Role.AUDITOR, Role.SUPERVISOR, Role.ADMIN),

@@ -73,6 +73,9 @@ async def test_given_an_entity_below_70_percent_when_its_advisor_plans_then_scor
 
     page = await (await browser.get(f"/calidad/entidades/{idaan}?mes=2026-10")).text()
     assert "30,0 %" in page and "bajo la meta de 70 %" in page and 'id="form-plan"' in page
+    # the advisor sees the entity's open cases (the 7 late ones), not the closed ones
+    assert all(f'data-caso="20261000{i:04d}"' in page for i in range(3, 10))
+    assert 'data-caso="202610000000"' not in page
     plan = {
         "mes": "2026-10",
         "problema": "Solo el 30 % de los casos se cerró en 30 días.",
