@@ -22,7 +22,9 @@ def _sample(settings: Settings, args: argparse.Namespace) -> int:
     except q.InvalidWeek as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2
-    if args.per_entity < 1 or args.per_agent < 1:
+    per_entity = settings.quality_sample_per_entity if args.per_entity is None else args.per_entity
+    per_agent = settings.quality_calls_per_agent if args.per_agent is None else args.per_agent
+    if per_entity < 1 or per_agent < 1:
         print("Error: la muestra debe tener al menos 1 caso o llamada.", file=sys.stderr)
         return 2
 
@@ -30,10 +32,10 @@ def _sample(settings: Settings, args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
         async with database(settings) as uow_factory:
             report = await draw_weekly_sample(
-                uow_factory, week=week, now=now, per_entity=args.per_entity, tz=settings.tz
+                uow_factory, week=week, now=now, per_entity=per_entity, tz=settings.tz
             )
             calls = await draw_weekly_call_sample(
-                uow_factory, week=week, now=now, per_agent=args.per_agent, tz=settings.tz
+                uow_factory, week=week, now=now, per_agent=per_agent, tz=settings.tz
             )
         print(
             f"Muestra de la {q.week_label(week)}: {report.cases} casos nuevos de "
@@ -89,8 +91,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     quality_sub = quality.add_subparsers(dest="quality_command", required=True)
     sample = quality_sub.add_parser("sample", help="draw a week's audit and call samples")
     sample.add_argument("--week", default=None, help="ISO week YYYY-Www (default: last week)")
-    sample.add_argument("--per-entity", dest="per_entity", type=int, default=3)
-    sample.add_argument("--per-agent", dest="per_agent", type=int, default=2)
+    sample.add_argument(
+        "--per-entity",
+        dest="per_entity",
+        type=int,
+        default=None,
+        help="closed cases per entity (default CAC311_QUALITY_SAMPLE_PER_ENTITY, 3)",
+    )
+    sample.add_argument(
+        "--per-agent",
+        dest="per_agent",
+        type=int,
+        default=None,
+        help="calls per agent (default CAC311_QUALITY_CALLS_PER_AGENT, 2)",
+    )
     sample.set_defaults(handler=_sample)
     assign = quality_sub.add_parser("assign", help="assign an entity to a quality advisor")
     assign.add_argument("--advisor", required=True, help="username of the advisor (auditor)")
