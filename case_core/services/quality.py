@@ -210,6 +210,11 @@ async def draw_weekly_sample(
     drawn: dict[int, list[int]] = {}
     async with uow_factory() as uow:
         s = uow.session
+        # One drawer per week at a time: a second process then sees the first one's rows.
+        await s.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-sample'), hashtext(:w))"),
+            {"w": week},
+        )
         already = (
             await s.execute(
                 select(QualitySampleRow.entity_id, func.count())
@@ -280,6 +285,10 @@ async def draw_weekly_call_sample(
     drawn: dict[int, list[int]] = {}
     async with uow_factory() as uow:
         s = uow.session
+        await s.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-calls'), hashtext(:w))"),
+            {"w": week},
+        )
         have = dict(
             (
                 await s.execute(

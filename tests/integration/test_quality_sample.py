@@ -238,3 +238,28 @@ async def test_given_an_advisor_then_at_most_25_entities_and_only_theirs(uow_fac
     outsider = (await _sample(uow_factory, WEEK))[ids["E26"]][0]
     with pytest.raises(DomainError):
         await svc.audit_subject(uow_factory, actor=actor, case_id=outsider)
+
+
+async def test_given_two_processes_drawing_at_once_then_the_sample_is_drawn_once(
+    uow_factory, migrated_database
+):
+    import asyncio
+
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.uow import UnitOfWorkFactory
+
+    ids = await _world(uow_factory, {"MIN1": 8, "MIN2": 4})
+    other_engine = make_engine(migrated_database, pool_size=2)
+    other = UnitOfWorkFactory(make_sessionmaker(other_engine))
+    try:
+        reports = await asyncio.gather(
+            svc.draw_weekly_sample(uow_factory, week=WEEK, now=NOW),
+            svc.draw_weekly_sample(other, week=WEEK, now=NOW),
+        )
+    finally:
+        await other_engine.dispose()
+    assert sorted(r.cases for r in reports) == [0, 6]
+    assert {k: len(v) for k, v in (await _sample(uow_factory, WEEK)).items()} == {
+        ids["MIN1"]: 3,
+        ids["MIN2"]: 3,
+    }
