@@ -8,12 +8,14 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from sqlalchemy import select
 
 from agent_desktop.auth import SESSION, login_required, session_of
 from agent_desktop.csrf import check_form
-from agent_desktop.handlers.common import BadRequest, path_int, read_form, text_field
+from agent_desktop.handlers.common import BadRequest, int_field, path_int, read_form, text_field
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.quality.charts import bar_pairs, line_chart
+from case_core.db.models import EntityRow, UserRow
 from case_core.domain import quality as q
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.errors import AccessDenied, DomainError
@@ -55,6 +57,9 @@ def setup_quality_routes(app: web.Application) -> None:
     r.add_post("/calidad/llamadas/{call_id}", call_save)
     r.add_get("/mis-evaluaciones", my_evaluations)
     r.add_get("/supervisor/calidad", figures_page)
+    r.add_get("/supervisor/calidad/asesores", assignments_page)
+    r.add_post("/supervisor/calidad/asesores", assignment_create)
+    r.add_post("/supervisor/calidad/asesores/{assignment_id}/fin", assignment_end)
     r.add_get("/enlace/auditorias", liaison_page)
     r.add_post("/enlace/auditorias/{audit_id}/respuesta", liaison_reply)
 
@@ -532,6 +537,102 @@ async def figures_page(request: web.Request) -> web.StreamResponse:
             "last_label": q.week_label(last),
         },
     )
+
+
+# --- advisors and their entities (supervisors) -----------------------------------------------
+
+
+def _supervisor(request: web.Request):  # type: ignore[no-untyped-def]
+    actor = session_of(request).actor
+    if not can_supervise(actor):
+        raise web.HTTPForbidden(text="Esta página es solo para supervisores.")
+    return actor
+
+
+async def _assignments_page(request: web.Request, error: str = "") -> web.Response:
+    config = request.config_dict
+    today = _now(request).astimezone(_tz(request)).date()
+    lines = await svc.assignments(config[UOW], today=today)
+    async with config[UOW]() as uow:
+        advisors = (
+            await uow.session.execute(
+                select(UserRow.id, UserRow.full_name)
+                .where(UserRow.role == Role.AUDITOR.value, UserRow.active)
+                .order_by(UserRow.full_name)
+            )
+        ).all()
+        entities = (
+            await uow.session.execute(
+                select(EntityRow.id, EntityRow.name)
+                .where(EntityRow.active)
+                .order_by(EntityRow.name)
+            )
+        ).all()
+    counts: dict[int, int] = {}
+    for line in lines:
+        if line.active:
+            counts[line.advisor_user_id] = counts.get(line.advisor_user_id, 0) + 1
+    response = _render(
+        request,
+        "calidad_asesores.html",
+        {
+            "lines": lines,
+            "advisors": advisors,
+            "entities": entities,
+            "counts": counts,
+            "limit": q.MAX_ENTITIES_PER_ADVISOR,
+            "today": today.isoformat(),
+            "error": error,
+            "done": request.query.get("hecho", ""),
+        },
+    )
+    if error:
+        response.set_status(400)
+    return response
+
+
+@login_required
+async def assignments_page(request: web.Request) -> web.StreamResponse:
+    """GET /supervisor/calidad/asesores: who audits which entity, with the history."""
+    _supervisor(request)
+    return await _assignments_page(request)
+
+
+@login_required
+async def assignment_create(request: web.Request) -> web.StreamResponse:
+    """POST /supervisor/calidad/asesores: put an entity in an advisor's charge."""
+    _supervisor(request)
+    form = await _checked(request)
+    advisor = int_field(form, "asesor", required=True)
+    entity = int_field(form, "entidad", required=True)
+    ends = text_field(form, "hasta", max_length=10)
+    try:
+        await svc.assign_entity(
+            request.config_dict[UOW],
+            advisor_user_id=advisor,  # type: ignore[arg-type]
+            entity_id=entity,  # type: ignore[arg-type]
+            starts_on=_date_field(form, "desde"),
+            ends_on=_date_field(form, "hasta") if ends else None,
+        )
+    except (DomainError, ValueError) as err:
+        return await _assignments_page(request, str(err))
+    raise web.HTTPSeeOther("/supervisor/calidad/asesores?hecho=asignada")
+
+
+@login_required
+async def assignment_end(request: web.Request) -> web.StreamResponse:
+    """POST /supervisor/calidad/asesores/{id}/fin: end an assignment (rotation)."""
+    _supervisor(request)
+    form = await _checked(request)
+    try:
+        await svc.end_assignment(
+            request.config_dict[UOW],
+            assignment_id=path_int(request, "assignment_id"),
+            ends_on=_date_field(form, "hasta"),
+        )
+    except q.AssignmentError as err:
+        return await _assignments_page(request, str(err))
+    raise web.HTTPSeeOther("/supervisor/calidad/asesores?hecho=terminada")
 
 
 # --- the liaisons' side ----------------------------------------------------------------------

@@ -176,6 +176,45 @@ async def advisor_entities(
     return [AssignedEntity(a.id, a.entity_id, name, a.starts_on, a.ends_on) for a, name in rows]
 
 
+@dataclass(frozen=True)
+class AssignmentLine:
+    assignment_id: int
+    advisor_user_id: int
+    advisor_name: str
+    entity_id: int
+    entity_name: str
+    starts_on: date
+    ends_on: date | None
+    active: bool
+
+
+async def assignments(uow_factory: UnitOfWorkFactory, *, today: date) -> list[AssignmentLine]:
+    """Every assignment, current ones first, by advisor and entity (the rotation history)."""
+    async with uow_factory() as uow:
+        rows = (
+            await uow.session.execute(
+                select(QualityAssignmentRow, UserRow.full_name, EntityRow.name)
+                .join(UserRow, UserRow.id == QualityAssignmentRow.advisor_user_id)
+                .join(EntityRow, EntityRow.id == QualityAssignmentRow.entity_id)
+                .order_by(UserRow.full_name, EntityRow.name, QualityAssignmentRow.starts_on)
+            )
+        ).all()
+    lines = [
+        AssignmentLine(
+            a.id,
+            a.advisor_user_id,
+            advisor,
+            a.entity_id,
+            entity,
+            a.starts_on,
+            a.ends_on,
+            q.assignment_active(a.starts_on, a.ends_on, today),
+        )
+        for a, advisor, entity in rows
+    ]
+    return sorted(lines, key=lambda line: not line.active)
+
+
 # --- the weekly sample -----------------------------------------------------------------------
 
 

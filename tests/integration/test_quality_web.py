@@ -180,6 +180,10 @@ async def test_given_published_audits_then_only_the_entitys_liaisons_read_and_an
         {**data, "resultado": "con_observaciones", "comentario": "No consta aviso al ciudadano."},
     )
     assert saved.status == 303
+    twice = await browser.post(  # a double click: the audit is kept once
+        f"/calidad/casos/{case_ids[0]}", {**data, "resultado": "satisfactorio", "comentario": ""}
+    )
+    assert twice.status == 400 and "ya fue auditado" in await twice.text()
     liaison = await _browser(desktop, "enlace.idaan", "/enlace/auditorias")
     assert (
         "Todavía no hay auditorías publicadas"
@@ -299,3 +303,50 @@ async def test_given_evaluated_calls_then_each_agent_sees_own_and_supervisor_the
     figures = await (await supervisor.get(f"/supervisor/calidad?semana={week}")).text()
     assert "Ana Batista" in figures and "100,0 %" in figures and "85,7 %" in figures
     assert (await one.get("/supervisor/calidad")).status == 403
+
+
+async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotation_history(desktop):
+    uow = desktop.uow_factory
+    advisor = await _user_id(uow, "auditor")
+    supervisor = await _browser(desktop, "supervisor", "/supervisor/calidad/asesores")
+    async with uow() as u:
+        entity_ids = sorted((await u.session.scalars(select(svc.EntityRow.id))).all())
+    assert len(entity_ids) >= 26
+    for entity_id in entity_ids[:25]:
+        done = await supervisor.post(
+            "/supervisor/calidad/asesores",
+            {"asesor": str(advisor), "entidad": str(entity_id), "desde": "2026-01-01"},
+        )
+        assert done.status == 303
+    refused = await supervisor.post(
+        "/supervisor/calidad/asesores",
+        {"asesor": str(advisor), "entidad": str(entity_ids[25]), "desde": "2026-01-01"},
+    )
+    assert refused.status == 400 and "como máximo 25 entidades" in await refused.text()
+    page = await (await supervisor.get("/supervisor/calidad/asesores")).text()
+    assert "25 de 25" in page and page.count("vigente") == 25
+    async with uow() as u:
+        first = (
+            await u.session.scalars(
+                select(svc.QualityAssignmentRow.id).order_by(svc.QualityAssignmentRow.id)
+            )
+        ).first()
+    ended = await supervisor.post(
+        f"/supervisor/calidad/asesores/{first}/fin", {"hasta": "2026-10-31"}
+    )
+    assert ended.status == 303
+    rotated = await supervisor.post(
+        "/supervisor/calidad/asesores",
+        {"asesor": str(advisor), "entidad": str(entity_ids[25]), "desde": "2026-11-01"},
+    )
+    assert rotated.status == 303
+    page = await (await supervisor.get("/supervisor/calidad/asesores")).text()
+    assert "31/10/2026" in page and page.count("vigente") == 25  # the old one is history
+    auditor = await _browser(desktop, "auditor", "/calidad")
+    assert (await auditor.get("/supervisor/calidad/asesores")).status == 403
+    forged = await supervisor.post(
+        "/supervisor/calidad/asesores",
+        {"asesor": str(advisor), "entidad": str(entity_ids[0]), "desde": "2026-11-01"},
+        csrf=False,
+    )
+    assert forged.status == 403
