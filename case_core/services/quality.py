@@ -134,18 +134,20 @@ async def visible_entity_ids(
     return await _assigned_entity_ids(session, actor.user_id, first, last or first)
 
 
-async def advisor_of(session: AsyncSession, entity_id: int, day: date) -> int | None:
-    stmt = (
-        select(QualityAssignmentRow.advisor_user_id)
-        .where(
-            QualityAssignmentRow.entity_id == entity_id,
-            QualityAssignmentRow.starts_on <= day,
-            (QualityAssignmentRow.ends_on.is_(None)) | (QualityAssignmentRow.ends_on >= day),
+async def _advisors_on(session: AsyncSession, entity_ids: set[int], day: date) -> dict[int, int]:
+    """The advisor of each entity on ``day`` (the latest assignment when several)."""
+    rows = (
+        await session.execute(
+            select(QualityAssignmentRow.entity_id, QualityAssignmentRow.advisor_user_id)
+            .where(
+                QualityAssignmentRow.entity_id.in_(entity_ids),
+                QualityAssignmentRow.starts_on <= day,
+                (QualityAssignmentRow.ends_on.is_(None)) | (QualityAssignmentRow.ends_on >= day),
+            )
+            .order_by(QualityAssignmentRow.entity_id, QualityAssignmentRow.starts_on)
         )
-        .order_by(QualityAssignmentRow.starts_on.desc())
-        .limit(1)
-    )
-    return (await session.scalars(stmt)).first()
+    ).all()
+    return dict(rows)  # later starts overwrite earlier ones
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,8 @@ async def draw_weekly_sample(
                     CaseRow.status == CaseStatus.CERRADO.value,
                     CaseRow.closed_at >= start,
                     CaseRow.closed_at < end,
+                    # entities whose sample is complete need no candidates
+                    CaseRow.entity_id.not_in([e for e, n in have.items() if n >= per_entity]),
                     ~select(QualitySampleRow.id)
                     .where(QualitySampleRow.case_id == CaseRow.id)
                     .exists(),
@@ -279,13 +283,15 @@ async def draw_weekly_sample(
         for case_id, entity_id, case_type in candidates:
             by_entity.setdefault(entity_id, []).append(q.Candidate(case_id, case_type))
         entities = set(by_entity) | set(have)
+        picks: list[tuple[int, q.Candidate]] = []
         for entity_id in sorted(by_entity):
             missing = per_entity - have.get(entity_id, 0)
-            if missing <= 0:
-                continue
-            seed = q.sample_seed(week, f"entidad:{entity_id}")
-            picked = q.draw_sample(by_entity[entity_id], size=missing, seed=seed)
-            advisor = await advisor_of(s, entity_id, monday)
+            if missing > 0:
+                seed = q.sample_seed(week, f"entidad:{entity_id}")
+                picked = q.draw_sample(by_entity[entity_id], size=missing, seed=seed)
+                picks += [(entity_id, c) for c in picked]
+        if picks:
+            advisors = await _advisors_on(s, {e for e, _ in picks}, monday)
             result = await s.execute(
                 insert(QualitySampleRow)
                 .values(
@@ -294,19 +300,18 @@ async def draw_weekly_sample(
                             "week": week,
                             "entity_id": entity_id,
                             "case_id": c.id,
-                            "advisor_user_id": advisor,
+                            "advisor_user_id": advisors.get(entity_id),
                             "stratum": c.stratum,
                             "drawn_at": now,
                         }
-                        for c in picked
+                        for entity_id, c in picks
                     ]
                 )
                 .on_conflict_do_nothing(index_elements=["case_id"])
-                .returning(QualitySampleRow.case_id)
+                .returning(QualitySampleRow.entity_id, QualitySampleRow.case_id)
             )
-            new = list(result.scalars().all())
-            if new:
-                drawn[entity_id] = new
+            for entity_id, case_id in result.all():
+                drawn.setdefault(entity_id, []).append(case_id)
         await uow.commit()
     return SampleReport(week, drawn, len(entities))
 

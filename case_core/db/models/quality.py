@@ -22,6 +22,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_core.db.models.base import Base, CreatedAt
+from case_core.db.models.cases import CaseRow
+
+# The weekly sample reads the cases closed in a week (declared here, not in cases.py, as it
+# exists for the quality audits).
+_cases = CaseRow.__table__
+Index(
+    "ix_cases_closed_at",
+    _cases.c.closed_at,
+    postgresql_where=_cases.c.status == "cerrado",
+)
 
 
 class QualityAssignmentRow(CreatedAt, Base):
