@@ -499,6 +499,7 @@ class AuditSubject:
     recording_playable: bool
     history: list[Any]
     audit: CaseAuditRow | None
+    replies: list[CaseAuditReplyRow] = field(default_factory=list)
 
 
 async def _case_for_quality(session: AsyncSession, actor: Actor, case_id: int) -> CaseRow:
@@ -536,6 +537,17 @@ async def audit_subject(
         audit = (
             await s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == case_id))
         ).first()
+        replies = []
+        if audit is not None:
+            replies = list(
+                (
+                    await s.scalars(
+                        select(CaseAuditReplyRow)
+                        .where(CaseAuditReplyRow.audit_id == audit.id)
+                        .order_by(CaseAuditReplyRow.at)
+                    )
+                ).all()
+            )
     phone = case.channel == "telefono" or call is not None
     playable = bool(
         call is not None
@@ -556,6 +568,7 @@ async def audit_subject(
         playable,
         history,
         audit,
+        replies,
     )
 
 

@@ -206,6 +206,8 @@ async def test_given_published_audits_then_only_the_entitys_liaisons_read_and_an
         f"/enlace/auditorias/{audit_id}/respuesta", {"respuesta": "Se llamó al ciudadano el lunes."}
     )
     assert answered.status == 303
+    advisor_view = await (await browser.get(f"/calidad/casos/{case_ids[0]}")).text()
+    assert "Respuesta de la entidad" in advisor_view and "Se llamó al ciudadano" in advisor_view
     executive = await _browser(desktop, "ejecutivo.idaan", "/enlace/auditorias")
     page = await (await executive.get("/enlace/auditorias")).text()
     assert "Se llamó al ciudadano el lunes." in page
