@@ -89,6 +89,22 @@ async def _world(uow_factory, root: Path) -> tuple[int, str]:
     return idaan_id, "2026047001"
 
 
+async def _serious_violations(page) -> list[str]:
+    """axe-core's serious or critical accessibility violations of the page (WCAG A/AA)."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(
+        page, options={"runOnly": ["wcag2a", "wcag2aa"], "resultTypes": ["violations"]}
+    )
+    assert results.response["testEngine"]["name"] == "axe-core"
+    assert results.response["passes"], "axe checked nothing"
+    return [
+        f"{v['id']}: {v['help']}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
 async def _login(page, base: str, username: str) -> None:
     await page.goto(f"{base}/login")
     await page.fill("input[name=usuario]", username)
@@ -137,6 +153,7 @@ async def test_given_an_advisor_when_auditing_with_the_recording_then_liaison_an
             await row.locator("a").click()
             await expect(page.locator("h1")).to_have_text(f"Auditoría del caso {number}")
 
+            assert await _serious_violations(page) == []
             audio = page.locator("#grabacion")
             await audio.evaluate("a => a.play()")
             await page.wait_for_function(
@@ -177,6 +194,7 @@ async def test_given_an_advisor_when_auditing_with_the_recording_then_liaison_an
             await lpage.click("header nav a:has-text('Auditorías de calidad')")
             finding = lpage.locator(f"article[data-caso='{number}']")
             await expect(finding).to_contain_text("El agente no leyó el número de caso")
+            assert await _serious_violations(lpage) == []
             await finding.locator("textarea").fill("Reforzamos el protocolo con el equipo.")
             await finding.locator("button:has-text('Responder')").click()
             await expect(lpage.locator("[role=status]")).to_have_text("Respuesta enviada.")
