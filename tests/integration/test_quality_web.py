@@ -352,3 +352,43 @@ async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotatio
         csrf=False,
     )
     assert forged.status == 403
+
+
+async def test_given_malformed_requests_then_spanish_errors_and_nothing_saved(desktop):
+    uow = desktop.uow_factory
+    idaan = await _entity_id(uow, "IDAAN")
+    anonymous = await desktop.client()
+    first = await anonymous.get("/calidad", allow_redirects=False)
+    assert first.status == 302 and first.headers["Location"].startswith("/login")
+    supervisor = await _browser(desktop, "supervisor", "/calidad")
+    for path, status, text in (
+        ("/calidad?semana=2026-W99", 400, "no existe"),
+        ("/calidad?semana=semana", 400, "AAAA-Wnn"),
+        ("/calidad/casos/abc", 400, "no es válida"),
+        ("/calidad/casos/999999", 404, "no existe"),
+        ("/calidad/entidades?mes=2026-13", 400, "AAAA-MM"),
+        (f"/calidad/entidades/{idaan}/vencidos?formato=xls", 400, "csv"),
+        ("/supervisor/calidad?semanas=0", 400, "entre 1 y 26"),
+        ("/calidad/llamadas/999999", 404, "no existe"),
+    ):
+        response = await supervisor.get(path)
+        assert response.status == status, path
+        assert text in await response.text(), path
+    bad_date = await supervisor.post(
+        f"/calidad/entidades/{idaan}/planes",
+        {"mes": "2026-10", "problema": "p", "medidas": "m", "responsable": "r", "vence": "mañana"},
+    )
+    assert bad_date.status == 400 and "AAAA-MM-DD" in await bad_date.text()
+    nul = await supervisor.post(
+        f"/calidad/entidades/{idaan}/planes",
+        {
+            "mes": "2026-10",
+            "problema": "p\x00",
+            "medidas": "m",
+            "responsable": "r",
+            "vence": "2026-12-01",
+        },
+    )
+    assert nul.status == 400
+    async with uow() as u:
+        assert (await u.session.scalars(select(svc.ActionPlanRow))).all() == []
