@@ -227,6 +227,7 @@ async def write_monthly_report(
         html = template.render(
             card=card,
             districts=districts,
+            audit_pct=audits.get(card.entity_id or 0),
             month=month,
             month_label=month_label,
             as_of=as_of.astimezone(zone).strftime("%d/%m/%Y %H:%M"),

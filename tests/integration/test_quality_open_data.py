@@ -56,3 +56,5 @@ async def test_given_audits_of_a_month_then_open_data_publishes_the_entity_score
     by_code = {e["entidad_codigo"]: e for e in doc["entidades"]}
     assert by_code["MIN1"]["auditoria_criterios_pct"] == 93.8
     assert by_code["MIN2"]["auditoria_criterios_pct"] is None
+    (page,) = [p for p in report.html_paths if p.name.startswith("MIN1-")]
+    assert "criterios cumplidos</td>\n      <td class=\"num\">93,8 %" in page.read_text("utf-8")
