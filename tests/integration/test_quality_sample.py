@@ -263,3 +263,12 @@ async def test_given_two_processes_drawing_at_once_then_the_sample_is_drawn_once
         ids["MIN1"]: 3,
         ids["MIN2"]: 3,
     }
+
+
+async def test_given_the_periodic_job_then_it_samples_last_week_once(uow_factory):
+    ids = await _world(uow_factory, {"MIN1": 4})
+    report = await svc.run_weekly_quality_job(uow_factory, now=NOW, per_entity=2)
+    assert report.week == WEEK and report.cases == 2
+    again = await svc.run_weekly_quality_job(uow_factory, now=NOW + timedelta(hours=6))
+    assert again.cases == 1  # a larger configured size tops the sample up, nothing more
+    assert len((await _sample(uow_factory, WEEK))[ids["MIN1"]]) == 3
