@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
+from case_core.domain.errors import DomainError
 from case_core.domain.roles import Actor, Role
 
 MAX_ENTITIES_PER_ADVISOR = 25  # the guide: one advisor for every 25 entities
@@ -26,7 +27,7 @@ GOAL_CRITERIA_MET_PERCENT = 80.0
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
-class InvalidWeek(ValueError):
+class InvalidWeek(DomainError, ValueError):
     """Not a ``YYYY-Www`` ISO week; ``str(err)`` is Spanish."""
 
 
@@ -179,7 +180,7 @@ def criteria_for(*, phone: bool) -> tuple[Criterion, ...]:
     return tuple(c for c in CASE_CRITERIA if phone or not c.phone_only)
 
 
-class InvalidScores(ValueError):
+class InvalidScores(DomainError, ValueError):
     """A checklist that is incomplete or has unknown values; ``str(err)`` is Spanish."""
 
 
@@ -233,7 +234,7 @@ def can_read_entity_audits(actor: Actor, entity_id: int) -> bool:
     return actor.role in (Role.LIAISON, Role.LIAISON_EXEC) and actor.entity_id == entity_id
 
 
-class AssignmentError(ValueError):
+class AssignmentError(DomainError, ValueError):
     """An assignment the rules refuse; ``str(err)`` is Spanish."""
 
 
@@ -283,7 +284,7 @@ PLAN_TRANSITIONS: dict[PlanStatus, frozenset[PlanStatus]] = {
 }
 
 
-class PlanError(ValueError):
+class PlanError(DomainError, ValueError):
     """An action plan the rules refuse; ``str(err)`` is Spanish."""
 
 

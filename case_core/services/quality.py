@@ -70,11 +70,21 @@ async def assign_entity(
         advisor = await uow.users.get(advisor_user_id)
         if advisor is None or advisor.role != Role.AUDITOR or not advisor.active:
             raise DomainError("Solo un asesor de calidad activo puede tener entidades.")
-        # Serialise assignments of one advisor so two at once cannot pass the limit.
+        # Serialise assignments so two at once cannot pass the limit or share an entity.
         await uow.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-assign'), :id)"),
-            {"id": advisor_user_id},
+            text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-assign'), 0)")
         )
+        overlapping = select(QualityAssignmentRow.id).where(
+            QualityAssignmentRow.entity_id == entity_id,
+            QualityAssignmentRow.advisor_user_id != advisor_user_id,
+            (QualityAssignmentRow.ends_on.is_(None)) | (QualityAssignmentRow.ends_on >= starts_on),
+        )
+        if ends_on is not None:
+            overlapping = overlapping.where(QualityAssignmentRow.starts_on <= ends_on)
+        if (await uow.session.scalars(overlapping.limit(1))).first() is not None:
+            raise q.AssignmentError(
+                "La entidad ya tiene otro asesor en esas fechas: termine primero esa asignación."
+            )
         active = await _assigned_entity_ids(uow.session, advisor_user_id, starts_on, ends_on)
         q.check_assignment(
             active_entity_ids=active,

@@ -344,6 +344,22 @@ async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotatio
     assert rotated.status == 303
     page = await (await supervisor.get("/supervisor/calidad/asesores")).text()
     assert "31/10/2026" in page and page.count("vigente") == 25  # the old one is history
+    async with uow() as u:
+        u.session.add(
+            UserRow(username="asesor2", full_name="Otro", role="auditor", password_hash="x")
+        )
+        await u.commit()
+    second = await _user_id(uow, "asesor2")
+    taken = await supervisor.post(
+        "/supervisor/calidad/asesores",
+        {"asesor": str(second), "entidad": str(entity_ids[1]), "desde": "2026-11-01"},
+    )
+    assert taken.status == 400 and "ya tiene otro asesor" in await taken.text()
+    freed = await supervisor.post(  # the entity whose assignment ended on 31 October
+        "/supervisor/calidad/asesores",
+        {"asesor": str(second), "entidad": str(entity_ids[0]), "desde": "2026-11-01"},
+    )
+    assert freed.status == 303
     auditor = await _browser(desktop, "auditor", "/calidad")
     assert (await auditor.get("/supervisor/calidad/asesores")).status == 403
     forged = await supervisor.post(
@@ -392,3 +408,23 @@ async def test_given_malformed_requests_then_spanish_errors_and_nothing_saved(de
     assert nul.status == 400
     async with uow() as u:
         assert (await u.session.scalars(select(svc.ActionPlanRow))).all() == []
+
+
+async def test_given_an_illegal_plan_move_then_a_400_not_a_500(desktop):
+    uow = desktop.uow_factory
+    idaan = await _entity_id(uow, "IDAAN")
+    await _cases(uow, idaan, on_time=1, late=4, prefix="20261002")
+    supervisor = await _browser(desktop, "supervisor", "/calidad")
+    plan = {"mes": "2026-10", "problema": "p", "medidas": "m", "responsable": "r"}
+    created = await supervisor.post(
+        f"/calidad/entidades/{idaan}/planes", {**plan, "vence": "2026-12-01"}
+    )
+    assert created.status == 303
+    async with uow() as u:
+        plan_id = (await u.session.scalars(select(svc.ActionPlanRow.id))).one()
+    done = await supervisor.post(f"/calidad/planes/{plan_id}", {"estado": "cumplido", "nota": "ok"})
+    assert done.status == 303
+    back = await supervisor.post(f"/calidad/planes/{plan_id}", {"estado": "abierto", "nota": ""})
+    assert back.status == 400 and "no puede pasar" in await back.text()
+    unknown = await supervisor.post(f"/calidad/planes/{plan_id}", {"estado": "x", "nota": ""})
+    assert unknown.status == 400
