@@ -70,6 +70,8 @@ async def assign_entity(
         advisor = await uow.users.get(advisor_user_id)
         if advisor is None or advisor.role != Role.AUDITOR or not advisor.active:
             raise DomainError("Solo un asesor de calidad activo puede tener entidades.")
+        if await uow.directory.entity(entity_id) is None:
+            raise NotFound("La entidad no existe.")
         # Serialise assignments so two at once cannot pass the limit or share an entity.
         await uow.session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-assign'), 0)")

@@ -325,6 +325,11 @@ async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotatio
         {"asesor": str(advisor), "entidad": str(entity_ids[25]), "desde": "2026-01-01"},
     )
     assert refused.status == 400 and "como máximo 25 entidades" in await refused.text()
+    missing = await supervisor.post(
+        "/supervisor/calidad/asesores",
+        {"asesor": str(advisor), "entidad": "999999", "desde": "2026-01-01"},
+    )
+    assert missing.status == 400 and "no existe" in await missing.text()
     page = await (await supervisor.get("/supervisor/calidad/asesores")).text()
     assert "25 de 25" in page and page.count("vigente") == 25
     async with uow() as u:
