@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from case_core.db.models import CallRow, CaseRow, OfficeRow, UserRow
+from case_core.db.models import CallRow, CaseRow, EntityRow, OfficeRow, UserRow
 from case_core.db.models.mail import OutboundMailRow
+from case_core.db.models.quality import ActionPlanRow, CaseAuditRow, QualityAssignmentRow
 from case_core.domain import quality as q
 from case_core.services import quality as svc
 from tests.integration.test_desktop_support import (  # noqa: F401
@@ -95,7 +96,7 @@ async def test_given_an_entity_below_70_percent_when_its_advisor_plans_then_scor
 
     # progress, then the due date passes: flagged on the scorecard and the supervisor's page
     async with uow() as u:
-        plan_id = (await u.session.scalars(select(svc.ActionPlanRow.id))).one()
+        plan_id = (await u.session.scalars(select(ActionPlanRow.id))).one()
     moved = await browser.post(
         f"/calidad/planes/{plan_id}",
         {"estado": "en_curso", "nota": "Primera reunión hecha.", "entidad": str(idaan)},
@@ -201,7 +202,7 @@ async def test_given_published_audits_then_only_the_entitys_liaisons_read_and_an
     page = await (await liaison.get("/enlace/auditorias")).text()
     assert "No consta aviso al ciudadano." in page and "Con observaciones" in page
     async with uow() as u:
-        audit_id = (await u.session.scalars(select(svc.CaseAuditRow.id))).one()
+        audit_id = (await u.session.scalars(select(CaseAuditRow.id))).one()
     answered = await liaison.post(
         f"/enlace/auditorias/{audit_id}/respuesta", {"respuesta": "Se llamó al ciudadano el lunes."}
     )
@@ -312,7 +313,7 @@ async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotatio
     advisor = await _user_id(uow, "auditor")
     supervisor = await _browser(desktop, "supervisor", "/supervisor/calidad/asesores")
     async with uow() as u:
-        entity_ids = sorted((await u.session.scalars(select(svc.EntityRow.id))).all())
+        entity_ids = sorted((await u.session.scalars(select(EntityRow.id))).all())
     assert len(entity_ids) >= 26
     for entity_id in entity_ids[:25]:
         done = await supervisor.post(
@@ -335,7 +336,7 @@ async def test_given_a_supervisor_when_assigning_advisors_then_limit_and_rotatio
     async with uow() as u:
         first = (
             await u.session.scalars(
-                select(svc.QualityAssignmentRow.id).order_by(svc.QualityAssignmentRow.id)
+                select(QualityAssignmentRow.id).order_by(QualityAssignmentRow.id)
             )
         ).first()
     ended = await supervisor.post(
@@ -412,7 +413,7 @@ async def test_given_malformed_requests_then_spanish_errors_and_nothing_saved(de
     )
     assert nul.status == 400
     async with uow() as u:
-        assert (await u.session.scalars(select(svc.ActionPlanRow))).all() == []
+        assert (await u.session.scalars(select(ActionPlanRow))).all() == []
 
 
 async def test_given_an_illegal_plan_move_then_a_400_not_a_500(desktop):
@@ -426,7 +427,7 @@ async def test_given_an_illegal_plan_move_then_a_400_not_a_500(desktop):
     )
     assert created.status == 303
     async with uow() as u:
-        plan_id = (await u.session.scalars(select(svc.ActionPlanRow.id))).one()
+        plan_id = (await u.session.scalars(select(ActionPlanRow.id))).one()
     done = await supervisor.post(f"/calidad/planes/{plan_id}", {"estado": "cumplido", "nota": "ok"})
     assert done.status == 303
     back = await supervisor.post(f"/calidad/planes/{plan_id}", {"estado": "abierto", "nota": ""})
