@@ -12,6 +12,10 @@ from xml.sax.saxutils import escape
 WIDTH, HEIGHT, PAD = 560, 200, 36
 
 
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})
+
+
 def line_chart(
     points: Sequence[tuple[str, float | None]], *, title: str, goal: float | None = None
 ) -> str:
@@ -27,7 +31,7 @@ def line_chart(
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{_attr(title)}">',
         f"<title>{escape(title)}</title>",
         f'<line x1="{PAD}" y1="{y(0)}" x2="{WIDTH - PAD}" y2="{y(0)}" stroke="#7a8591"/>',
     ]
@@ -76,7 +80,7 @@ def bar_pairs(rows: Sequence[tuple[str, int, int]], *, title: str) -> str:
     scale = (WIDTH - 220) / top
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f'width="{WIDTH}" height="{height}" role="img" aria-label="{_attr(title)}">',
         f"<title>{escape(title)}</title>",
     ]
     for i, (label, due, done) in enumerate(rows):

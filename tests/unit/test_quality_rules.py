@@ -83,3 +83,17 @@ def test_given_assignments_and_plans_then_rules_hold():
         "16 a 30 días",
         "más de 30 días",
     ]
+
+
+def test_given_hostile_labels_then_the_svg_charts_escape_them():
+    from xml.etree import ElementTree
+
+    from agent_desktop.quality.charts import bar_pairs, line_chart
+
+    evil = '"><script>alert(1)</script>'
+    for svg in (
+        line_chart([("2026-W47", 50.0), ("2026-W48", None), (evil, 80.0)], title=evil, goal=80),
+        bar_pairs([(evil, 3, 2)], title=evil),
+    ):
+        assert "<script>" not in svg
+        ElementTree.fromstring(svg)  # well-formed XML
