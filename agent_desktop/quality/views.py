@@ -513,9 +513,12 @@ async def figures_page(request: web.Request) -> web.StreamResponse:
     latest = [a for a in figures.advisors if a.week == last]
     by_entity: dict[int, dict[str, Any]] = {}
     for e in figures.entities:
-        row = by_entity.setdefault(e.entity_id, {"name": e.entity_name, "met": 0, "scored": 0})
+        row = by_entity.setdefault(
+            e.entity_id, {"name": e.entity_name, "met": 0, "scored": 0, "weeks": {}}
+        )
         row["met"] += e.met
         row["scored"] += e.scored
+        row["weeks"][e.week] = e.percent
     return _render(
         request,
         "calidad_supervisor.html",

@@ -224,6 +224,11 @@ async def test_given_published_audits_then_only_the_entitys_liaisons_read_and_an
     assert (await agent.get("/enlace/auditorias")).status == 403
     assert (await liaison.get(f"/calidad/casos/{case_ids[0]}")).status == 403
 
+    # the supervisor's figures: 1 of 2 sampled cases audited, 5 of 6 criteria met
+    supervisor = await _browser(desktop, "supervisor", "/supervisor/calidad")
+    figures = await (await supervisor.get("/supervisor/calidad")).text()
+    assert "Rosa Delgado" in figures and "1 de 2" in figures
+    assert "83,3 % (5 de 6)" in figures
     # the 3-1-1 timeline rows: the audit, then the entity's reply; internal
     async with uow() as u:
         entries = await svc.audit_timeline_entries(u.session, case_ids[0])
