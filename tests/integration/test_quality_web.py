@@ -224,11 +224,37 @@ async def test_given_published_audits_then_only_the_entitys_liaisons_read_and_an
     assert (await agent.get("/enlace/auditorias")).status == 403
     assert (await liaison.get(f"/calidad/casos/{case_ids[0]}")).status == 403
 
-    # the supervisor's figures: 1 of 2 sampled cases audited, 5 of 6 criteria met
+    # a second audit of the week: unseen by the entity until published, then mailed alone
+    second = await browser.post(
+        f"/calidad/casos/{case_ids[1]}",
+        {
+            **{f"c_{c.code}": "cumple" for c in q.criteria_for(phone=False)},
+            "resultado": "satisfactorio",
+            "comentario": "Todo en orden.",
+        },
+    )
+    assert second.status == 303
+    listing = await (await browser.get(f"/calidad?semana={week}")).text()
+    assert "sin publicar" in listing and "(1 auditoría nueva)" in listing
+    assert "Todo en orden." not in await (await liaison.get("/enlace/auditorias")).text()
+    assert (
+        await browser.post(f"/calidad/entidades/{idaan}/publicar", {"semana": week})
+    ).status == 303
+    assert "Todo en orden." in await (await liaison.get("/enlace/auditorias")).text()
+    async with uow() as u:
+        mails = (
+            await u.session.scalars(select(OutboundMailRow).order_by(OutboundMailRow.id))
+        ).all()
+    assert len(mails) == 2 and "Todo en orden." in mails[1].body
+    assert "No consta aviso" not in mails[1].body
+    listing = await (await browser.get(f"/calidad?semana={week}")).text()
+    assert "sin publicar" not in listing and "Publicar los resultados" not in listing
+
+    # the supervisor's figures: 2 of 2 sampled cases audited, 11 of 12 criteria met
     supervisor = await _browser(desktop, "supervisor", "/supervisor/calidad")
     figures = await (await supervisor.get("/supervisor/calidad")).text()
-    assert "Rosa Delgado" in figures and "1 de 2" in figures
-    assert "83,3 % (5 de 6)" in figures
+    assert "Rosa Delgado" in figures and "2 de 2" in figures
+    assert "91,7 % (11 de 12)" in figures
     # the 3-1-1 timeline rows: the audit, then the entity's reply; internal
     async with uow() as u:
         entries = await svc.audit_timeline_entries(u.session, case_ids[0])

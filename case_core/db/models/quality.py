@@ -16,7 +16,6 @@ from sqlalchemy import (
     Index,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -107,16 +106,28 @@ class CaseAuditReplyRow(Base):
 
 
 class QualityPublicationRow(Base):
-    """An entity's audits of a week were published to its liaisons (portal and e-mail)."""
+    """A batch of an entity's audits of a week published to its liaisons (portal and
+    e-mail); a week may have several batches when audits are finished after a first one."""
 
     __tablename__ = "quality_publications"
-    __table_args__ = (UniqueConstraint("entity_id", "week"),)
+    __table_args__ = (Index("ix_quality_publications_entity_week", "entity_id", "week"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
     week: Mapped[str] = mapped_column(String(8))
     published_at: Mapped[datetime]
     published_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PublishedAuditRow(Base):
+    """An audit in a publication: from then on its entity's liaisons read and answer it."""
+
+    __tablename__ = "quality_published_audits"
+
+    audit_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("case_audits.id"), primary_key=True, autoincrement=False
+    )
+    publication_id: Mapped[int] = mapped_column(ForeignKey("quality_publications.id"), index=True)
 
 
 class ActionPlanRow(CreatedAt, Base):

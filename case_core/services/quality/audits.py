@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from case_core.db.models import CallRow, CaseRow, OfficeRow
 from case_core.db.models.quality import (
     CaseAuditReplyRow,
     CaseAuditRow,
+    PublishedAuditRow,
     QualityPublicationRow,
     QualitySampleRow,
 )
@@ -233,9 +233,22 @@ def _unmet(scores: Mapping[str, str]) -> list[str]:
     return [labels.get(k, k) for k, v in scores.items() if v == q.Score.NO_CUMPLE]
 
 
+def _is_published() -> Any:
+    return (
+        select(PublishedAuditRow.audit_id)
+        .where(PublishedAuditRow.audit_id == CaseAuditRow.id)
+        .exists()
+    )
+
+
 async def _findings(
-    session: AsyncSession, entity_id: int, *, weeks: Sequence[str] | None
+    session: AsyncSession,
+    entity_id: int,
+    *,
+    weeks: Sequence[str] | None = None,
+    published: bool | None = None,
 ) -> list[Finding]:
+    """The entity's audits (of ``weeks``; only published or unpublished ones if asked)."""
     stmt = (
         select(CaseAuditRow, CaseRow.number)
         .join(CaseRow, CaseRow.id == CaseAuditRow.case_id)
@@ -244,6 +257,8 @@ async def _findings(
     )
     if weeks is not None:
         stmt = stmt.where(CaseAuditRow.week.in_(list(weeks) or [""]))
+    if published is not None:
+        stmt = stmt.where(_is_published() if published else ~_is_published())
     rows = (await session.execute(stmt)).all()
     ids = [a.id for a, _ in rows]
     replies: dict[int, list[CaseAuditReplyRow]] = {}
@@ -344,7 +359,8 @@ async def publish_week(
     now: datetime,
     portal_url: str = "/enlace/auditorias",
 ) -> Publication:
-    """Publish an entity's audits of a week to its liaisons: portal and one e-mail."""
+    """Publish an entity's not yet published audits of a week to its liaisons: they see them
+    on their portal, and each address of the entity gets one e-mail with these findings."""
     monday = q.parse_week(week)
     async with uow_factory() as uow:
         s = uow.session
@@ -354,19 +370,27 @@ async def publish_week(
         entity = await uow.directory.entity(entity_id)
         if entity is None:
             raise NotFound("La entidad no existe.")
-        findings = await _findings(s, entity_id, weeks=[week])
-        if not findings:
-            raise DomainError("No hay auditorías de esta semana para publicar.")
-        result = await s.execute(
-            insert(QualityPublicationRow)
-            .values(
-                entity_id=entity_id, week=week, published_at=now, published_by_user_id=actor.user_id
-            )
-            .on_conflict_do_nothing(index_elements=["entity_id", "week"])
-            .returning(QualityPublicationRow.id)
+        # One publisher per entity and week at a time: a double click publishes once.
+        await s.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('cac311-quality-publish'), :e)"),
+            {"e": entity_id},
         )
-        if result.scalar_one_or_none() is None:
-            return Publication(entity_id, week, len(findings), [], True)
+        findings = await _findings(s, entity_id, weeks=[week], published=False)
+        if not findings:
+            if await _findings(s, entity_id, weeks=[week], published=True):
+                return Publication(entity_id, week, 0, [], True)
+            raise DomainError("No hay auditorías de esta semana para publicar.")
+        publication = QualityPublicationRow(
+            entity_id=entity_id, week=week, published_at=now, published_by_user_id=actor.user_id
+        )
+        s.add(publication)
+        await s.flush()
+        s.add_all(
+            [
+                PublishedAuditRow(audit_id=f.audit_id, publication_id=publication.id)
+                for f in findings
+            ]
+        )
         recipients = await entity_mail_recipients(s, entity_id)
         body = _mail_body(entity.name, week, findings, portal_url)
         for address in recipients:
@@ -377,7 +401,7 @@ async def publish_week(
                 body=body,
                 kind="auditoria_calidad",
                 now=now,
-                dedupe_key=f"auditoria:{entity_id}:{week}:{address}",
+                dedupe_key=f"auditoria:{publication.id}:{address}",
             )
         await uow.commit()
     return Publication(entity_id, week, len(findings), recipients, False)
@@ -388,14 +412,7 @@ async def published_findings(uow_factory: UnitOfWorkFactory, *, actor: Actor) ->
     if actor.entity_id is None or not q.can_read_entity_audits(actor, actor.entity_id):
         raise AccessDenied("Esta página es para el Enlace Ejecutivo y los Enlaces Operativos.")
     async with uow_factory() as uow:
-        weeks = (
-            await uow.session.scalars(
-                select(QualityPublicationRow.week).where(
-                    QualityPublicationRow.entity_id == actor.entity_id
-                )
-            )
-        ).all()
-        return await _findings(uow.session, actor.entity_id, weeks=list(weeks))
+        return await _findings(uow.session, actor.entity_id, published=True)
 
 
 async def reply_to_audit(
@@ -409,12 +426,7 @@ async def reply_to_audit(
         audit = await s.get(CaseAuditRow, audit_id)
         if audit is None or not q.can_read_entity_audits(actor, audit.entity_id):
             raise NotFound("La auditoría no existe.")
-        published = await s.scalar(
-            select(QualityPublicationRow.id).where(
-                QualityPublicationRow.entity_id == audit.entity_id,
-                QualityPublicationRow.week == audit.week,
-            )
-        )
+        published = await s.get(PublishedAuditRow, audit_id)
         if published is None:
             raise NotFound("La auditoría no existe.")
         row = CaseAuditReplyRow(

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from case_core.db.models import CaseRow, EntityRow
 from case_core.db.models.quality import (
     CaseAuditRow,
+    PublishedAuditRow,
     QualityPublicationRow,
     QualitySampleRow,
 )
@@ -169,6 +170,7 @@ class WorkItem:
     audit_id: int | None
     result: str | None
     can_open: bool
+    published: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,11 @@ class EntityWork:
     @property
     def done(self) -> int:
         return sum(1 for i in self.items if i.audit_id is not None)
+
+    @property
+    def unpublished(self) -> int:
+        """Audits done but not yet sent to the entity."""
+        return sum(1 for i in self.items if i.audit_id is not None and not i.published)
 
 
 async def work_list(uow_factory: UnitOfWorkFactory, *, actor: Actor, week: str) -> list[EntityWork]:
@@ -204,8 +211,20 @@ async def work_list(uow_factory: UnitOfWorkFactory, *, actor: Actor, week: str) 
             (
                 await s.execute(
                     select(
-                        QualityPublicationRow.entity_id, QualityPublicationRow.published_at
-                    ).where(QualityPublicationRow.week == week)
+                        QualityPublicationRow.entity_id,
+                        func.max(QualityPublicationRow.published_at),
+                    )
+                    .where(QualityPublicationRow.week == week)
+                    .group_by(QualityPublicationRow.entity_id)
+                )
+            ).all()
+        )
+        published_ids = set(
+            (
+                await s.scalars(
+                    select(PublishedAuditRow.audit_id)
+                    .join(CaseAuditRow, CaseAuditRow.id == PublishedAuditRow.audit_id)
+                    .where(CaseAuditRow.week == week)
                 )
             ).all()
         )
@@ -225,6 +244,7 @@ async def work_list(uow_factory: UnitOfWorkFactory, *, actor: Actor, week: str) 
                 audit_id,
                 result,
                 can_see_case(actor, entity_id=case.entity_id, confidential=case.confidential),
+                audit_id in published_ids,
             )
         )
     return list(groups.values())
