@@ -38,6 +38,7 @@ from agent_desktop.liaison import setup_liaison_routes
 from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import CallControl, QueueControl
 from agent_desktop.presence import PRESENCE, Presence
+from agent_desktop.quality import setup_quality_routes
 from agent_desktop.text import install as install_text_filters
 from agent_desktop.wrapup import setup_wrapup_routes
 from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
@@ -223,5 +224,6 @@ def init_app(
     setup_contact_center_routes(app)
     setup_call_control_routes(app, call_control)
     setup_wrapup_routes(app)
+    setup_quality_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -60,6 +60,8 @@ class Settings:
     short_abandon_seconds: int = 5
     session_max_age_seconds: int = 8 * 3600
     recording_retention_days: int = 365
+    quality_sample_per_entity: int = 3  # closed cases audited per entity and week
+    quality_calls_per_agent: int = 2  # calls evaluated per agent and week
     callback_max_channels: int = 4
     callback_calls_per_minute: int = 20
     callback_trunk: str = "PJSIP/{number}@cac311-trunk"
@@ -203,6 +205,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
         ("DESK_LEAVE_GRACE_SECONDS", "desk_leave_grace_seconds", 5),
         ("DESK_WRAPUP_SECONDS", "desk_wrapup_seconds", 0),
+        ("QUALITY_SAMPLE_PER_ENTITY", "quality_sample_per_entity", 1),
+        ("QUALITY_CALLS_PER_AGENT", "quality_calls_per_agent", 1),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)

@@ -30,6 +30,8 @@ Columns (stable; add new ones only at the end):
 ``satisfaccion_promedio``       mean satisfaction answer, 2 decimals
 ``seguimientos_completados``    callbacks with status completada
 ``bajo_meta``                   ``si`` when cerrados_30d_pct < 70, else ``no``
+``auditoria_criterios_pct``     % of quality-audit criteria met in the audits of the entity's
+                                cases closed that month (``case_core.metrics.audits``)
 ==============================  =============================================================
 """
 
@@ -46,6 +48,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.geography import is_official_district
+from case_core.metrics.audits import audit_scores
 from case_core.metrics.calls import to_csv, tz_name
 from case_core.metrics.scorecards import (
     GOAL_CLOSED_30D_PERCENT,
@@ -77,6 +80,7 @@ ENTITY_COLUMNS: tuple[str, ...] = (
     "entidad_codigo",
     "entidad_nombre",
     *FIGURE_COLUMNS,
+    "auditoria_criterios_pct",
 )
 
 MONTHS_ES = (
@@ -101,7 +105,9 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def entity_record(card: Scorecard, month: str, as_of_local: str) -> dict[str, object]:
+def entity_record(
+    card: Scorecard, month: str, as_of_local: str, audit_pct: float | None = None
+) -> dict[str, object]:
     """The open-data record (ENTITY_COLUMNS) of one entity scorecard; typed values."""
     return {
         "mes": month,
@@ -123,6 +129,7 @@ def entity_record(card: Scorecard, month: str, as_of_local: str) -> dict[str, ob
         ),
         "seguimientos_completados": card.callbacks_completed,
         "bajo_meta": card.below_goal,
+        "auditoria_criterios_pct": _pct(audit_pct),
     }
 
 
@@ -212,7 +219,8 @@ async def write_monthly_report(
     cards = await scorecards(uow_factory, start, end, zone, by="entity", as_of=as_of)
     by_district = await scorecards(uow_factory, start, end, zone, by="entity_district", as_of=as_of)
     as_of_local = as_of.astimezone(zone).isoformat(timespec="seconds")
-    records = [entity_record(c, month, as_of_local) for c in cards]
+    audits = await audit_scores(uow_factory, start, end, as_of=as_of)
+    records = [entity_record(c, month, as_of_local, audits.get(c.entity_id or 0)) for c in cards]
 
     out_dir = Path(out_dir)
     csv_path = out_dir / f"cac311-entidades-{month}.csv"
@@ -243,6 +251,7 @@ async def write_monthly_report(
             districts=districts,
             hidden_districts=hidden,
             min_public_count=MIN_PUBLIC_COUNT,
+            audit_pct=audits.get(card.entity_id or 0),
             month=month,
             month_label=month_label,
             as_of=as_of.astimezone(zone).strftime("%d/%m/%Y %H:%M"),
