@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from case_core.db.models import (
@@ -121,6 +121,14 @@ async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
                 )
             ).all()
         }
+        # A directory seeded before services had synonyms gets them (never overwritten).
+        for key, words in SYNONYMS.items():
+            if key in service_ids:
+                await s.execute(
+                    update(ServiceRow)
+                    .where(ServiceRow.id == service_ids[key], ServiceRow.synonyms == "")
+                    .values(synonyms=words)
+                )
         articles = await _inserted(
             s,
             insert(KnowledgeArticleRow)

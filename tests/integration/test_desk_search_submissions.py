@@ -107,3 +107,19 @@ async def test_given_a_malformed_form_key_then_the_registration_is_refused(seede
             now=NOW,
             tz=panama,
         )
+
+
+async def test_given_a_directory_seeded_without_synonyms_when_seeded_again_then_they_are_filled(
+    seeded,
+):
+    from sqlalchemy import update
+
+    from case_core.db.models import ServiceRow
+    from case_core.seed.loader import seed
+
+    async with seeded() as uow:
+        await uow.session.execute(update(ServiceRow).values(synonyms=""))
+        await uow.commit()
+    assert ("AAUD", "recoleccion") not in await _search(seeded, "basura")
+    await seed(seeded, now=NOW)
+    assert ("AAUD", "recoleccion") in await _search(seeded, "basura")
