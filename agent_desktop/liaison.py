@@ -29,7 +29,7 @@ from case_core.db.models import CaseRow
 from case_core.domain import sla
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseAction, CaseStatus, CaseType
 from case_core.domain.errors import DomainError, NotFound
-from case_core.domain.roles import Role, can_see_case, can_supervise
+from case_core.domain.roles import can_see_case, can_supervise, is_liaison
 from case_core.services.cases import act_on_case, add_note
 from case_core.services.escalation import (
     LEVEL_LABELS,
@@ -69,14 +69,20 @@ def setup_liaison_routes(app: web.Application) -> None:
     r.add_get("/supervisor/escalamientos", escalations_page)
 
 
+def risk_policy(request: web.Request) -> sla.RiskPolicy:
+    """The configured "at risk" share of the SLA."""
+    settings = request.config_dict[SETTINGS]
+    return sla.RiskPolicy.from_percent(settings.at_risk_percent, settings.at_risk_min_days)
+
+
 def liaison_required(handler: Handler) -> Handler:
-    """Liaisons of an entity only; other roles get 403."""
+    """The three liaison roles of an entity only; other roles get 403."""
 
     @login_required
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         actor = session_of(request).actor
-        if actor.role is not Role.LIAISON or actor.entity_id is None:
+        if not is_liaison(actor.role) or actor.entity_id is None:
             raise web.HTTPForbidden(text="Esta página es solo para los enlaces de las entidades.")
         return await handler(request)
 
@@ -114,7 +120,8 @@ def _line(
     pending = row.first_action_at is None and CaseStatus(row.status) in WORK_STATUSES
     hours_left = 0
     if pending:
-        seconds = (sla.first_action_due_at(row.opened_at) - now).total_seconds()
+        received = row.assigned_at or row.opened_at
+        seconds = (sla.first_action_due_at(received) - now).total_seconds()
         hours_left = math.ceil(seconds / 3600) if seconds > 0 else -math.floor(-seconds / 3600)
     return CaseLine(
         id=row.id,
@@ -126,7 +133,7 @@ def _line(
         due=row.due_at.astimezone(tz).strftime("%d/%m/%Y"),
         days_left=sla.days_left(row.due_at, now, tz),
         overdue=now > row.due_at,
-        at_risk=sla.at_risk(row.due_at, now),
+        at_risk=sla.at_risk(row.due_at, now, row.sla_days, policy=risk_policy(request)),
         first_action_pending=pending,
         first_action_hours_left=hours_left,
         confidential=row.confidential,

@@ -63,6 +63,9 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    # A case is "at risk" in the last at_risk_percent % of its SLA, at least at_risk_min_days.
+    at_risk_percent: int = 20
+    at_risk_min_days: int = 1
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,6 +185,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("RECORDING_RETENTION_DAYS", "recording_retention_days", 1),
         ("CALLBACK_MAX_CHANNELS", "callback_max_channels", 1),
         ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
+        ("AT_RISK_PERCENT", "at_risk_percent", 1),
+        ("AT_RISK_MIN_DAYS", "at_risk_min_days", 0),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
@@ -199,6 +204,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["holidays"] = _holidays(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
+    if int(values.get("at_risk_percent", d.at_risk_percent)) > 100:  # type: ignore[call-overload]
+        raise ConfigError(f"{PREFIX}AT_RISK_PERCENT must be at most 100")
     return Settings(**values)  # type: ignore[arg-type]
 
 

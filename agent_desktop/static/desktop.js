@@ -198,7 +198,7 @@
     $("servicio_id").value = s.id;
     $("entidad_id").value = s.entity_id;
     $("servicio").value = s.label;
-    $("servicio-elegido").textContent = s.entity + " — " + s.name + " (respuesta en " + s.sla_days + " días hábiles)";
+    $("servicio-elegido").textContent = s.entity + " — " + s.name + " (respuesta en " + s.sla_days + " días calendario)";
     $("servicio-sugerencias").replaceChildren();
     const response = await fetch("/api/servicios/" + s.id + "/articulos", { headers: { Accept: "application/json" } });
     const box = $("articulos-lista");

@@ -7,6 +7,9 @@ Writes into ``out_dir``:
 - ``cac311-entidades-YYYY-MM.json``: ``{"mes", "fecha_corte", "generado", "zona_horaria",
   "meta_cerrados_30d_pct", "definiciones", "columnas", "entidades": [{column: value}]}``, with
   the same columns as the CSV (numbers as numbers, no data as ``null``, ``bajo_meta`` boolean).
+- ``cac311-estadisticas-YYYY-MM.csv``: the same figures by case type, by province and by
+  district (columns ``STATS_COLUMNS``: ``agrupacion`` is ``tipo``, ``provincia`` or
+  ``distrito``; the JSON carries them under ``"estadisticas"``).
 - ``entidades/<CODE>-YYYY-MM.html``: a printable Spanish page per entity for its
   transparency section, with the figures by province and district and the definitions.
 
@@ -83,6 +86,19 @@ MONTHS_ES = (
 ).split()
 
 
+STATS_COLUMNS: tuple[str, ...] = (
+    "mes",
+    "fecha_corte",
+    "agrupacion",
+    "tipo",
+    "provincia",
+    "distrito",
+    *FIGURE_COLUMNS,
+)
+# scorecards(by=...) -> the "agrupacion" value of the statistics file
+STATS_GROUPINGS = {"type": "tipo", "province": "provincia", "district": "distrito"}
+
+
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[first local midnight of YYYY-MM, first local midnight of the next month), in UTC."""
     try:
@@ -125,6 +141,20 @@ def entity_record(card: Scorecard, month: str, as_of_local: str) -> dict[str, ob
     }
 
 
+def stats_record(card: Scorecard, grouping: str, month: str, as_of_local: str) -> dict[str, object]:
+    """The open-data record (STATS_COLUMNS) of a scorecard by type, province or district."""
+    record = entity_record(card, month, as_of_local)
+    for key in ("entidad_codigo", "entidad_nombre"):
+        record.pop(key)
+    return {
+        **record,
+        "agrupacion": grouping,
+        "tipo": card.case_type,
+        "provincia": card.province,
+        "distrito": card.district,
+    }
+
+
 def _csv_cell(column: str, value: object) -> str:
     if value is None:
         return ""
@@ -153,6 +183,7 @@ class MonthlyReport:
     json_path: Path
     html_paths: list[Path]
     entities: int
+    stats_path: Path | None = None
 
 
 def _env() -> Environment:
@@ -193,11 +224,19 @@ async def write_monthly_report(
     by_district = await scorecards(uow_factory, start, end, zone, by="entity_district", as_of=as_of)
     as_of_local = as_of.astimezone(zone).isoformat(timespec="seconds")
     records = [entity_record(c, month, as_of_local) for c in cards]
+    stats = [
+        stats_record(card, label, month, as_of_local)
+        for by, label in STATS_GROUPINGS.items()
+        for card in await scorecards(uow_factory, start, end, zone, by=by, as_of=as_of)  # type: ignore[arg-type]
+    ]
 
     out_dir = Path(out_dir)
     csv_path = out_dir / f"cac311-entidades-{month}.csv"
     json_path = out_dir / f"cac311-entidades-{month}.json"
     _write(csv_path, scorecards_csv(records))
+    stats_path = out_dir / f"cac311-estadisticas-{month}.csv"
+    stats_rows = [{k: _csv_cell(k, r.get(k)) for k in STATS_COLUMNS} for r in stats]
+    _write(stats_path, to_csv(stats_rows, STATS_COLUMNS))
     document = {
         "mes": month,
         "fecha_corte": as_of_local,
@@ -207,6 +246,10 @@ async def write_monthly_report(
         "definiciones": SCORECARD_DEFINITIONS,
         "columnas": list(ENTITY_COLUMNS),
         "entidades": [{k: r[k] for k in ENTITY_COLUMNS} for r in records],
+        "estadisticas": {
+            "columnas": list(STATS_COLUMNS),
+            "filas": [{k: r[k] for k in STATS_COLUMNS} for r in stats],
+        },
     }
     _write(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
@@ -231,4 +274,6 @@ async def write_monthly_report(
         path = out_dir / "entidades" / f"{card.entity_code}-{month}.html"
         _write(path, html)
         html_paths.append(path)
-    return MonthlyReport(month, as_of, csv_path, json_path, html_paths, len(cards))
+    return MonthlyReport(
+        month, as_of, csv_path, json_path, html_paths, len(cards), stats_path=stats_path
+    )
