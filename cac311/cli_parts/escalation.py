@@ -47,18 +47,19 @@ def _aware(text: str) -> datetime:
 
 def _escalate(settings: Settings, args: argparse.Namespace) -> int:
     from cac311.bootstrap import database
-    from case_core.domain.sla import RiskPolicy
-    from case_core.services.escalation import escalate
+    from case_core.services.escalation_mail import escalate_and_notify
 
     now = args.now or datetime.now(UTC)
 
     async def run() -> None:
         async with database(settings) as uow_factory:
-            report = await escalate(
+            report = await escalate_and_notify(
                 uow_factory,
                 now,
                 settings.tz,
-                risk=RiskPolicy.from_percent(settings.at_risk_percent, settings.at_risk_min_days),
+                public_origin=settings.public_origin,
+                at_risk_percent=settings.at_risk_percent,
+                at_risk_min_days=settings.at_risk_min_days,
             )
         print(
             f"Casos escalados: {report.total} (sin primera acción: {report.first_action}; "

@@ -22,10 +22,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.db.models import CaseRow, EntityRow, ServiceRow, UserRow
+from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain import sla
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.roles import Role
-from case_core.services.escalation import EscalationLevel, EscalationNotifier
+from case_core.services.escalation import (
+    EscalationLevel,
+    EscalationNotifier,
+    EscalationReport,
+    escalate,
+)
+from case_core.services.mail import enqueue_mail
 
 LEVEL_RECIPIENTS: dict[EscalationLevel, Role] = {
     EscalationLevel.PRIMERA_ACCION: Role.LIAISON,
@@ -100,7 +107,6 @@ async def recipients(
 
 def escalation_notifier(public_origin: str, tz: tzinfo) -> EscalationNotifier:
     """The ``notify`` hook of ``escalation.escalate`` that queues one e-mail per recipient."""
-    from case_core.services.mail import enqueue_mail
 
     async def notify(
         session: AsyncSession, case: CaseRow, level: EscalationLevel, note: str, now: datetime
@@ -131,3 +137,23 @@ def escalation_notifier(public_origin: str, tz: tzinfo) -> EscalationNotifier:
             )
 
     return notify
+
+
+async def escalate_and_notify(
+    uow_factory: UnitOfWorkFactory,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    public_origin: str,
+    at_risk_percent: int = 20,
+    at_risk_min_days: float = 1,
+) -> EscalationReport:
+    """One run of the escalation job with the configured risk share, queuing the e-mails
+    of each new escalation (what ``cac311 serve`` and ``cac311 cases escalate`` run)."""
+    return await escalate(
+        uow_factory,
+        now,
+        tz,
+        risk=sla.RiskPolicy.from_percent(at_risk_percent, at_risk_min_days),
+        notify=escalation_notifier(public_origin, tz),
+    )
