@@ -214,7 +214,7 @@ async def test_given_notes_then_timeline_is_newest_first_with_visibility(desktop
     assert text.index("Segunda nota") < text.index("Primera nota") < text.index("Asignación")
     assert 'Nota pública</strong> <span class="visibilidad">(pública: la ve el ciudadano)' in text
     assert 'Nota interna</strong> <span class="visibilidad">(interna)' in text
-    assert "por <span class=\"quien\">Ana Batista</span>" in text  # who, by full name
+    assert 'por <span class="quien">Ana Batista</span>' in text  # who, by full name
     # an agent may not reassign, close or reopen from the page
     assert (await agent.post(f"/casos/{c.number}/cerrar", {"nota": "x"})).status == 403
     # without the CSRF token: refused
@@ -309,3 +309,69 @@ async def test_given_queues_then_first_action_and_overdue_list_oldest_first(desk
     assert (await liaison.get("/colas")).status == 403
     async with desktop.uow_factory() as uow:
         assert await uow.session.scalar(select(CaseRow.id).where(CaseRow.id == late.id))
+
+
+async def test_given_a_recorded_call_and_an_ivr_lookup_then_the_timeline_links_by_role(desktop):
+    from case_core.db.models import CallRow, IvrSessionRow
+    from case_core.db.models.recordings import RecordingRow
+
+    async with desktop.uow_factory() as uow:
+        agent1 = await uow.users.by_username("agente1")
+        call = CallRow(
+            uniqueid="1795475283.27",
+            caller_number="+50761234567",
+            started_at=START - timedelta(minutes=10),
+            talk_seconds=125,
+            agent_user_id=agent1.id,
+            agent_name="Ana Batista",
+        )
+        uow.session.add(call)
+        await uow.session.flush()
+        uow.session.add(
+            RecordingRow(call_id=call.id, relative_path="2026/11/02/x.wav", checked_at=START)
+        )
+        await uow.commit()
+    async with desktop.uow_factory() as uow:
+        e = await uow.directory.entity_by_code("IDAAN")
+        s = await uow.directory.service_by_code(e.id, "falta-agua")
+    c = await register_case(
+        desktop.uow_factory,
+        RegisterCase(
+            type=CaseType.QUEJA,
+            channel=Channel.TELEFONO,
+            entity_id=e.id,
+            service_id=s.id,
+            description="Fuga de agua en la calle.",
+            call_id=call.id,
+        ),
+        actor=await _actor(desktop.uow_factory, "agente1"),
+        now=START - timedelta(minutes=5),
+        tz=_tz(),
+    )
+    async with desktop.uow_factory() as uow:
+        uow.session.add(
+            IvrSessionRow(
+                route="inbound",
+                uniqueid="1795479999.1",
+                started_at=START,
+                case_number=c.number,
+                outcome="estado_leido",
+            )
+        )
+        await uow.commit()
+    own = await (
+        await (await _browser(desktop, "agente1", page="/escritorio")).get(f"/casos/{c.number}")
+    ).text()
+    assert f'href="/grabaciones/llamada/{call.id}"' in own and "Conversación de 2 min 05 s." in own
+    assert "Sesión en el IVR" in own and "Se le leyó el estado del caso." in own
+    # newest first: the IVR look-up (now), the registration (5 min ago), the call (10 min ago)
+    assert own.index("Sesión en el IVR") < own.index("Asignación") < own.index("Llamada entrante")
+    other = await (
+        await (await _browser(desktop, "agente2", page="/escritorio")).get(f"/casos/{c.number}")
+    ).text()
+    assert "/grabaciones/llamada/" not in other
+    assert "Grabación disponible solo para quien puede escucharla." in other
+    sup = await (
+        await (await _browser(desktop, "supervisor", page="/escritorio")).get(f"/casos/{c.number}")
+    ).text()
+    assert f'href="/grabaciones/llamada/{call.id}"' in sup
