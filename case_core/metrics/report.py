@@ -16,11 +16,11 @@ Writes into ``out_dir``:
 Columns (stable; add new ones only at the end):
 
 ==============================  =============================================================
-``mes``                         YYYY-MM of the cohort (cases opened that month, Panama time)
+``mes``                         YYYY-MM of the cohort (cases received that month, Panama time)
 ``fecha_corte``                 as-of moment, ISO 8601 in America/Panama
 ``entidad_codigo``              entity code
 ``entidad_nombre``              entity name
-``casos_recibidos``             cases opened in the month
+``casos_recibidos``             cases the entity received in the month
 ``casos_cerrados``              of those, closed by the as-of moment
 ``cerrados_30d``                closed within 30 days (end of local day opened + 30)
 ``cerrados_30d_base``           cases whose 30-day outcome is known (the share's denominator)
