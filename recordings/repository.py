@@ -65,7 +65,9 @@ class RecordingRepository:
         """Whether the call belongs to a confidential case: a confidential case is linked to
         it (``cases.call_id``), or the caller chose "denuncia" in the IVR (the case may not
         be linked yet, or never be)."""
-        linked = exists().where(CaseRow.call_id == call_id, CaseRow.confidential)
+        linked = exists().where(
+            CaseRow.call_id == call_id, CaseRow.confidential | CaseRow.sensitive
+        )
         denuncia = exists().where(
             CallRow.id == call_id, CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia"
         )

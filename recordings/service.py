@@ -475,7 +475,9 @@ async def playable_calls(
 
     # The same rule as RecordingRepository.case_confidential, for many calls at once.
     confidential = (
-        exists().where(CaseRow.call_id == CallRow.id, CaseRow.confidential).correlate(CallRow)
+        exists()
+        .where(CaseRow.call_id == CallRow.id, CaseRow.confidential | CaseRow.sensitive)
+        .correlate(CallRow)
         | (CallRow.ivr_variables["CAC311_INTENT"].astext == "denuncia")
     ).label("confidential")
     stmt = (

@@ -375,3 +375,51 @@ async def test_given_a_recorded_call_and_an_ivr_lookup_then_the_timeline_links_b
         await (await _browser(desktop, "supervisor", page="/escritorio")).get(f"/casos/{c.number}")
     ).text()
     assert f'href="/grabaciones/llamada/{call.id}"' in sup
+
+
+async def test_given_a_sensitive_case_then_pop_history_and_recordings_treat_it_as_confidential(
+    desktop,
+):
+    from case_core.db.models import CallRow
+    from case_core.services.case_workspace import mark_case
+    from recordings.repository import RecordingRepository
+
+    citizen_id = await _citizen(desktop)
+    async with desktop.uow_factory() as uow:
+        call = CallRow(uniqueid="1795475283.99", agent_user_id=None, started_at=START)
+        uow.session.add(call)
+        await uow.commit()
+    async with desktop.uow_factory() as uow:
+        e = await uow.directory.entity_by_code("IDAAN")
+        s = await uow.directory.service_by_code(e.id, "falta-agua")
+    c = await register_case(
+        desktop.uow_factory,
+        RegisterCase(
+            type=CaseType.QUEJA,
+            channel=Channel.TELEFONO,
+            entity_id=e.id,
+            service_id=s.id,
+            description="Detalle delicado del caso.",
+            citizen_id=citizen_id,
+            call_id=call.id,
+        ),
+        actor=await _actor(desktop.uow_factory, "agente1"),
+        now=START,
+        tz=_tz(),
+    )
+    agent2 = await _browser(desktop, "agente2", page="/escritorio")
+    card = await (await agent2.client.get(f"/api/ciudadanos/{citizen_id}")).text()
+    assert "Detalle delicado del caso." in card  # an ordinary case
+    await mark_case(
+        desktop.uow_factory,
+        case_id=c.id,
+        mark="sensible",
+        on=True,
+        reason="Datos de salud.",
+        actor=await _actor(desktop.uow_factory, "supervisor"),
+        now=START,
+    )
+    card = await (await agent2.client.get(f"/api/ciudadanos/{citizen_id}")).text()
+    assert "Detalle delicado del caso." not in card and c.number in card
+    async with desktop.uow_factory() as uow:
+        assert await RecordingRepository(uow.session).case_confidential(call.id) is True
