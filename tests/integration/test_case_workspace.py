@@ -158,6 +158,9 @@ async def test_given_a_returned_case_then_supervisor_reassigns_it_from_the_queue
     mupa_liaison = await _browser(desktop, "enlace.mupa")
     listing = await (await mupa_liaison.get("/enlace")).text()
     assert c.number in listing and "07/11/2026" in listing  # 2 Nov 11:00 + 5 days
+    row_html = listing[listing.index(f'data-caso="{c.number}"') :]
+    row_html = row_html[: row_html.index("</tr>")]
+    assert "quedan 24 h de 24" in row_html  # MUPA's 24 h run from the reassignment
     assert c.number not in await (await idaan.get("/enlace")).text()
 
 
