@@ -39,7 +39,8 @@ from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseAction, CaseSt
 from case_core.domain.case_access import may_open_case, may_pass_to_office
 from case_core.domain.errors import DomainError, NotFound
 from case_core.domain.roles import can_supervise, is_liaison
-from case_core.services.case_workspace import entity_offices, facts, pass_to_office
+from case_core.services.case_actions import entity_offices, pass_to_office
+from case_core.services.case_workspace import facts
 from case_core.services.cases import act_on_case, add_note
 from case_core.services.escalation import (
     LEVEL_LABELS,

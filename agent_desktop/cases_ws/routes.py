@@ -32,16 +32,11 @@ from case_core.domain.case import CaseAction, CaseStatus, parse_case_number
 from case_core.domain.case_access import STAFF_311, may_add_note, may_manage_case
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.roles import Role, is_liaison
-from case_core.services.case_workspace import (
-    QUEUE_TITLES,
-    find,
-    mark_case,
-    merge_case,
-    open_case,
-    reassignment_choices,
-    work_queues,
-)
+from case_core.services.case_actions import mark_case, merge_case
+from case_core.services.case_search import find
+from case_core.services.case_workspace import open_case, reassignment_choices
 from case_core.services.cases import act_on_case, add_note
+from case_core.services.work_queues import QUEUE_TITLES, work_queues
 
 HERE = Path(__file__).resolve().parent
 DONE = {

@@ -384,7 +384,7 @@ async def test_given_a_sensitive_case_then_pop_history_and_recordings_treat_it_a
     desktop,
 ):
     from case_core.db.models import CallRow
-    from case_core.services.case_workspace import mark_case
+    from case_core.services.case_actions import mark_case
     from recordings.repository import RecordingRepository
 
     citizen_id = await _citizen(desktop)
