@@ -276,12 +276,12 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     return render(request, "buscar.html", {"query": query, "result": result})
 
 
-async def _queues(request: web.Request):  # type: ignore[no-untyped-def]
+async def _queues(request: web.Request, *, limit: int = 200):  # type: ignore[no-untyped-def]
     actor = session_of(request).actor
     if actor.role not in STAFF_311:
         raise web.HTTPForbidden(text="Las colas de trabajo son del personal del 3-1-1.")
     config = request.config_dict
-    return await work_queues(config[UOW], now=config[CLOCK](), tz=config[SETTINGS].tz)
+    return await work_queues(config[UOW], now=config[CLOCK](), tz=config[SETTINGS].tz, limit=limit)
 
 
 @login_required
@@ -306,7 +306,7 @@ async def queues_page(request: web.Request) -> web.StreamResponse:
 @login_required
 async def queues_api(request: web.Request) -> web.StreamResponse:
     """GET /api/colas: the count of each queue (the desktop's navigation shows them)."""
-    queues = await _queues(request)
+    queues = await _queues(request, limit=0)
     return json_response(
         {"colas": [{"clave": q.key, "titulo": q.title, "casos": q.count} for q in queues]}
     )

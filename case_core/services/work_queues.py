@@ -40,11 +40,8 @@ class QueueRow:
 class WorkQueue:
     key: str
     title: str
-    rows: list[QueueRow]
-
-    @property
-    def count(self) -> int:
-        return len(self.rows)
+    rows: list[QueueRow]  # the oldest ``limit`` ones
+    count: int  # all of them
 
 
 QUEUE_TITLES = {
@@ -59,7 +56,7 @@ QUEUE_TITLES = {
 async def work_queues(
     uow_factory: UnitOfWorkFactory, *, now: datetime, tz: tzinfo, limit: int = 200
 ) -> list[WorkQueue]:
-    """The 3-1-1 work queues, oldest first, one query each."""
+    """The 3-1-1 work queues, oldest first: a count and (``limit`` > 0) the first rows."""
     open_values = [s.value for s in OPEN_STATUSES]
     held = [CaseStatus.ASIGNADO.value, CaseStatus.EN_PROCESO.value]
     cutoff = now - timedelta(hours=sla.FIRST_ACTION_HOURS)
@@ -69,7 +66,10 @@ async def work_queues(
         s = uow.session
 
         async def rows(stmt, since, reason):  # type: ignore[no-untyped-def]
+            count = await s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
             found = []
+            if limit <= 0:
+                return found, int(count or 0)
             for case, entity_name, *extra in (await s.execute(stmt.limit(limit))).all():
                 found.append(
                     QueueRow(
@@ -84,7 +84,7 @@ async def work_queues(
                         confidential=case.confidential or case.sensitive,
                     )
                 )
-            return found
+            return found, int(count or 0)
 
         # Returned: with the entity's reason (the note of the latest return), oldest first.
         latest_return = (
@@ -107,7 +107,7 @@ async def work_queues(
             WorkQueue(
                 "devueltos",
                 QUEUE_TITLES["devueltos"],
-                await rows(returned, lambda c, note, at: at, lambda c, note, at: note or ""),
+                *await rows(returned, lambda c, note, at: at, lambda c, note, at: note or ""),
             )
         )
         review = base.where(CaseRow.needs_review).order_by(CaseRow.updated_at, CaseRow.id)
@@ -115,7 +115,7 @@ async def work_queues(
             WorkQueue(
                 "revision",
                 QUEUE_TITLES["revision"],
-                await rows(
+                *await rows(
                     review,
                     lambda c: c.updated_at or c.closed_at,
                     lambda c: "El ciudadano respondió que su caso no se resolvió.",
@@ -137,7 +137,7 @@ async def work_queues(
             WorkQueue(
                 "escalados",
                 QUEUE_TITLES["escalados"],
-                await rows(escalated, lambda c, at: at, lambda c, at: "Escalado por el plazo."),
+                *await rows(escalated, lambda c, at: at, lambda c, at: "Escalado por el plazo."),
             )
         )
         received = func.coalesce(CaseRow.assigned_at, CaseRow.opened_at)
@@ -150,7 +150,7 @@ async def work_queues(
             WorkQueue(
                 "sin_primera_accion",
                 QUEUE_TITLES["sin_primera_accion"],
-                await rows(
+                *await rows(
                     no_action,
                     lambda c: c.assigned_at or c.opened_at,
                     lambda c: "La entidad no ha registrado su primera acción.",
@@ -164,7 +164,7 @@ async def work_queues(
             WorkQueue(
                 "vencidos",
                 QUEUE_TITLES["vencidos"],
-                await rows(overdue, lambda c: c.due_at, lambda c: "Plazo vencido."),
+                *await rows(overdue, lambda c: c.due_at, lambda c: "Plazo vencido."),
             )
         )
     return queues
