@@ -205,6 +205,8 @@ async def test_given_the_search_box_then_number_cedula_phone_and_accentless_name
             browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = await _login(browser, base, "agente1")
             await page.wait_for_url(f"{base}/escritorio")
+            # the work-queue counts in the navigation (nothing is late yet)
+            await expect(page.locator("#colas-total")).to_have_text("(0)")
             for query in (number, spaced):
                 await page.fill("#busqueda-global", query)
                 await page.press("#busqueda-global", "Enter")
