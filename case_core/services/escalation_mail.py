@@ -15,6 +15,7 @@ description: denuncias are confidential and e-mail is not).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
@@ -32,7 +33,9 @@ from case_core.services.escalation import (
     EscalationReport,
     escalate,
 )
-from case_core.services.mail import enqueue_mail
+from case_core.services.mail import enqueue_mail, looks_like_address
+
+log = logging.getLogger(__name__)
 
 LEVEL_RECIPIENTS: dict[EscalationLevel, Role] = {
     EscalationLevel.PRIMERA_ACCION: Role.LIAISON,
@@ -115,6 +118,10 @@ def escalation_notifier(public_origin: str, tz: tzinfo) -> EscalationNotifier:
         service = await session.get(ServiceRow, case.service_id) if case.service_id else None
         role = LEVEL_RECIPIENTS[level]
         for user in await recipients(session, level, case):
+            if not looks_like_address(user.email or ""):
+                # A bad address in the directory must not stop the escalation job.
+                log.warning("user %d has an unusable e-mail address; notice skipped", user.id)
+                continue
             subject, body = escalation_message(
                 level=level,
                 case=case,

@@ -28,6 +28,7 @@ async def _people(uow_factory) -> None:
             ("enlace.idaan", "operativo@idaan.test"),
             ("enlace.mupa", "operativo@mupa.test"),
             ("supervisor", "supervision@311.test"),
+            ("admin", "no es un correo"),  # ignored: admins are not in the chain anyway
         ):
             await s.execute(update(UserRow).where(UserRow.username == username).values(email=email))
         s.add(
@@ -38,6 +39,16 @@ async def _people(uow_factory) -> None:
                 entity_id=idaan.id,
                 password_hash="x",
                 email="ejecutivo@idaan.test",
+            )
+        )
+        # a second supervisor whose address is unusable: skipped, the job goes on
+        s.add(
+            UserRow(
+                username="supervisor2",
+                full_name="Supervisor sin correo válido",
+                role="supervisor",
+                password_hash="x",
+                email="supervisor2 at 311",
             )
         )
         await uow.commit()
