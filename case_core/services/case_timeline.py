@@ -158,14 +158,23 @@ async def call_entries(session: AsyncSession, ctx: TimelineContext) -> list[Time
     conditions = [CallRow.id.in_(registering)]
     if ctx.callback_ids:
         conditions.append(CallRow.callback_id.in_(ctx.callback_ids))
+    # which case of this timeline the call registered (a merged duplicate's is marked)
+    owner = (
+        select(CaseRow.id)
+        .where(CaseRow.call_id == CallRow.id, CaseRow.id.in_(ctx.case_ids))
+        .order_by(CaseRow.id)
+        .limit(1)
+        .correlate(CallRow)
+        .scalar_subquery()
+    )
     rows = await session.execute(
-        select(CallRow, RecordingRow)
+        select(CallRow, RecordingRow, owner)
         .outerjoin(RecordingRow, RecordingRow.call_id == CallRow.id)
         .where(or_(*conditions))
         .order_by(CallRow.id)
     )
     entries = []
-    for call, recording in rows.all():
+    for call, recording, case_id in rows.all():
         at = call.started_at or call.entered_at or call.created_at
         outbound = call.direction == "outbound"
         title = "Llamada saliente del 3-1-1" if outbound else "Llamada entrante"
@@ -192,6 +201,7 @@ async def call_entries(session: AsyncSession, ctx: TimelineContext) -> list[Time
                 actor=call.agent_name or call.agent_interface or "",
                 link=link,
                 link_label="Escuchar la grabación" if link else "",
+                case_number=ctx.from_duplicate(case_id) if case_id else None,
                 seq=call.id,
             )
         )

@@ -233,6 +233,14 @@ async def test_given_a_duplicate_then_merge_closes_it_into_the_survivor(desktop)
     first = await _register(desktop, citizen_id=citizen_id, hours_ago=5)
     duplicate = await _register(desktop, citizen_id=citizen_id, hours_ago=1)
     other = await _register(desktop, hours_ago=1)
+    from case_core.db.models import CallRow
+
+    async with desktop.uow_factory() as uow:  # the duplicate came with its own call
+        call = CallRow(uniqueid="1795475283.50", started_at=START - timedelta(hours=1))
+        uow.session.add(call)
+        await uow.session.flush()
+        (await uow.cases.get(duplicate.id)).call_id = call.id
+        await uow.commit()
     supervisor = await _browser(desktop, "supervisor", page="/escritorio")
     await supervisor.post(
         f"/casos/{duplicate.number}/nota",
@@ -250,6 +258,8 @@ async def test_given_a_duplicate_then_merge_closes_it_into_the_survivor(desktop)
     survivor_page = await (await supervisor.get(f"/casos/{first.number}")).text()
     assert "Llamó otra vez por lo mismo" in survivor_page
     assert f'del duplicado <a href="/casos/{duplicate.number}">' in survivor_page
+    call_item = survivor_page[survivor_page.index("Llamada entrante") :]
+    assert call_item.index("del duplicado <a") < call_item.index("</li>")
     dup_page = await (await supervisor.get(f"/casos/{duplicate.number}")).text()
     assert f'fusionado en el caso <a href="/casos/{first.number}">' in dup_page
 
