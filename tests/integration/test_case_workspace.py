@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from case_core.db.models import CaseHistoryRow, CaseRow
@@ -436,3 +437,45 @@ async def test_given_a_sensitive_case_then_pop_history_and_recordings_treat_it_a
     assert "Detalle delicado del caso." not in card and c.number in card
     async with desktop.uow_factory() as uow:
         assert await RecordingRepository(uow.session).case_confidential(call.id) is True
+
+
+@pytest.fixture
+async def reports(seeded, engine):  # type: ignore[no-untyped-def]
+    """The desktop with the supervisors' report pages (as the wallboard module wires them)."""
+    import asyncio
+
+    from aiohttp.test_utils import TestServer
+
+    from agent_desktop.app import LISTENER, init_app
+    from agent_desktop.supervisor import setup_supervisor_report_routes
+    from cac311.config import Settings
+    from tests.integration.test_desktop_support import Desktop, FakeClock, FakeQueueControl
+
+    clock = FakeClock(START)
+    app = init_app(
+        Settings(), uow_factory=seeded, engine=engine, queue_control=FakeQueueControl(), clock=clock
+    )
+    setup_supervisor_report_routes(app)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    await asyncio.wait_for(app[LISTENER].connected.wait(), 5)
+    desk = Desktop(app, server, clock, FakeQueueControl(), seeded)
+    yield desk
+    for client in desk.clients:
+        await client.close()
+    await server.close()
+
+
+async def test_given_cases_then_the_supervisor_page_groups_them_by_case_type(reports):
+    desktop = reports
+    await _register(desktop, hours_ago=2)
+    await _register(desktop, case_type=CaseType.SOLICITUD, hours_ago=1)
+    supervisor = await _browser(desktop, "supervisor", page="/escritorio")
+    page = await supervisor.get("/supervisor/entidades?por=tipo")
+    text = await page.text()
+    assert page.status == 200 and "<th>Tipo de caso</th>" in text
+    assert "<td>Queja</td>" in text and "<td>Solicitud</td>" in text
+    csv_text = await (await supervisor.get("/supervisor/entidades?por=tipo&formato=csv")).text()
+    header, *rows = csv_text.strip().splitlines()
+    assert header.endswith(",tipo")
+    assert sorted(r.rsplit(",", 1)[1] for r in rows) == ["queja", "solicitud"]
