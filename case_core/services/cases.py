@@ -135,7 +135,6 @@ async def register_case(
             )
         else:
             _apply(row, CaseAction.ASSIGN, now)
-            row.assigned_at = now
             await uow.cases.append_history(
                 _history(
                     row,
@@ -205,9 +204,8 @@ async def act_on_case(
             row.entity_id = entity.id
             row.service_id = service.id
             row.office_id = None
-            # The new entity receives the case now: its 24-hour first action and its due
-            # date (the new service's SLA) are measured from this moment.
-            row.assigned_at = now
+            # The new entity receives the case now (``_apply`` stores ``assigned_at``): its
+            # 24-hour first action and its due date (the new service's SLA) run from now.
             row.first_action_at = None
             row.sla_days = service.sla_days
             row.due_at = sla.due_at(now, service.sla_days, tz)  # type: ignore[arg-type]
@@ -300,6 +298,9 @@ def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:
     change = apply_action(CaseStatus(row.status), action, now)
     row.status = change.to_status.value
     row.updated_at = now
+    if change.action in (CaseAction.ASSIGN, CaseAction.REASSIGN):
+        # The entity receives the case now: its 24 h first action runs from here.
+        row.assigned_at = now
     if change.to_status is CaseStatus.CERRADO:
         row.closed_at = now
     elif change.from_status is CaseStatus.CERRADO:

@@ -217,3 +217,15 @@ async def test_given_november_then_monthly_open_data_has_statistics_by_type_and_
     assert len(document["estadisticas"]["filas"]) == len(rows)
     entities = {e["entidad_codigo"]: e for e in document["entidades"]}
     assert entities["MUPA"]["casos_recibidos"] == 2 and entities["IDAAN"]["casos_recibidos"] == 0
+
+
+async def test_given_registration_then_a_routed_case_is_assigned_now_and_a_consulta_never(
+    seeded,
+):
+    routed = await _register(seeded, "IDAAN", "falta-agua", p(11, 2, 10))
+    consulta = await _register(
+        seeded, "MUPA", "aseo", p(11, 2, 11), CaseType.CONSULTA, resolved_at_first_contact=True
+    )
+    async with seeded() as uow:
+        assert (await uow.cases.get(routed.id)).assigned_at == p(11, 2, 10)
+        assert (await uow.cases.get(consulta.id)).assigned_at is None
