@@ -29,12 +29,17 @@ from agent_desktop.handlers.common import (
 from agent_desktop.keys import CLOCK, SETTINGS, TEMPLATES, UOW
 from agent_desktop.liaison import risk_policy
 from case_core.domain.case import CaseAction, CaseStatus, parse_case_number
-from case_core.domain.case_access import STAFF_311, may_add_note, may_manage_case
-from case_core.domain.errors import AccessDenied, DomainError, NotFound
+from case_core.domain.case_access import (
+    STAFF_311,
+    may_add_note,
+    may_manage_case,
+    may_open_case,
+)
+from case_core.domain.errors import AccessDenied, NotFound
 from case_core.domain.roles import Role, is_liaison
 from case_core.services.case_actions import mark_case, merge_case
 from case_core.services.case_search import find
-from case_core.services.case_workspace import open_case, reassignment_choices
+from case_core.services.case_workspace import facts, open_case, reassignment_choices
 from case_core.services.cases import act_on_case, add_note
 from case_core.services.work_queues import QUEUE_TITLES, work_queues
 
@@ -117,29 +122,17 @@ async def _form(request: web.Request) -> tuple[Any, str]:
     return form, request.match_info["number"]
 
 
-async def _case_id(request: web.Request, number: str) -> int:
-    async with request.config_dict[UOW]() as uow:
-        row = await uow.cases.by_number(number)
-    if row is None:
-        raise NotFound("El caso no existe.")
-    return row.id
-
-
 def _back(number: str, done: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"/casos/{number}?hecho={done}")
 
 
 async def _open_for(request: web.Request, number: str) -> int:
-    """The case id when the actor may open it (404 otherwise)."""
-    config = request.config_dict
-    sheet = await open_case(
-        config[UOW],
-        number=number,
-        actor=session_of(request).actor,
-        now=config[CLOCK](),
-        tz=config[SETTINGS].tz,
-    )
-    return sheet.id
+    """The case id when the actor may open the case (404 otherwise, as on the page)."""
+    async with request.config_dict[UOW]() as uow:
+        row = await uow.cases.by_number(number)
+    if row is None or not may_open_case(session_of(request).actor, facts(row)):
+        raise NotFound("El caso no existe.")
+    return row.id
 
 
 @login_required
@@ -312,4 +305,4 @@ async def queues_api(request: web.Request) -> web.StreamResponse:
     )
 
 
-__all__ = ["setup_case_workspace_routes", "DomainError"]
+__all__ = ["setup_case_workspace_routes"]
