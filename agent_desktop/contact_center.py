@@ -116,6 +116,7 @@ def _row(line: ContactLine, actor: Actor, request: web.Request) -> dict[str, Any
     return {
         "id": line.id,
         "case_id": line.case_id,
+        "visible": visible,
         "is_survey": line.kind is CallbackKind.SATISFACCION,
         "case": line.case_number if visible else "Caso confidencial",
         "entity": line.entity_name,
