@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_desktop.auth import wants_json
 from agent_desktop.call_control import setup_call_control_routes
+from agent_desktop.cases_ws import setup_case_workspace_routes
 from agent_desktop.contact_center import setup_contact_center_routes
 from agent_desktop.handlers import auth as auth_handlers
 from agent_desktop.handlers import cases, citizens, desktop, directory, queue
@@ -225,5 +226,6 @@ def init_app(
     setup_call_control_routes(app, call_control)
     setup_wrapup_routes(app)
     setup_quality_routes(app)
+    setup_case_workspace_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -37,7 +37,12 @@ from agent_desktop.handlers.common import (
 )
 from agent_desktop.keys import CLOCK, QUEUE_CONTROL, SETTINGS, UOW
 from agent_desktop.supervisor import local_today, parse_period, pct
-from case_core.domain.callbacks import CallbackKind, CallbackStatus, make_policy
+from case_core.domain.callbacks import (
+    CallbackKind,
+    CallbackStatus,
+    check_survey_answer,
+    make_policy,
+)
 from case_core.domain.errors import DomainError
 from case_core.domain.roles import Actor
 from case_core.metrics.callbacks import (
@@ -55,6 +60,7 @@ from case_core.services.contact_center import (
     release_manual_call,
     start_manual_call,
 )
+from case_core.services.manual_survey import call_contexts, record_manual_survey
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +116,9 @@ def _row(line: ContactLine, actor: Actor, request: web.Request) -> dict[str, Any
     mine = line.worked_by(actor)
     return {
         "id": line.id,
+        "case_id": line.case_id,
+        "visible": visible,
+        "is_survey": line.kind is CallbackKind.SATISFACCION,
         "case": line.case_number if visible else "Caso confidencial",
         "entity": line.entity_name,
         "kind": KIND_LABELS[line.kind],
@@ -165,12 +174,17 @@ async def board_page(request: web.Request) -> web.StreamResponse:
             ("not_reached", board.not_reached),
         )
     }
+    mine = [r for r in rows["in_progress"] if r["mine"]]
+    contexts = await call_contexts(
+        config[UOW], [r["case_id"] for r in mine], now=now, tz=config[SETTINGS].tz
+    )
     return render(
         request,
         "contactos.html",
         {
             "rows": rows,
-            "mine": [r for r in rows["in_progress"] if r["mine"]],
+            "mine": mine,
+            "contexts": contexts,
             "results": [(r.value, label) for r, label in RESULT_LABELS.items()],
             "overall": _figure_rows(figures[:1])[0],
             "period": period,
@@ -261,12 +275,34 @@ async def record_result(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise DomainError("Elija el resultado de la llamada.") from None
     config = request.config_dict
+    # A satisfaction survey taken by the agent (fields resuelto, satisfaccion, comentario):
+    # checked before anything is recorded, stored like the IVR's answers.
+    survey = {k: text_field(form, k, max_length=1000) for k in SURVEY_FIELDS}
+    if result is ManualResult.CONTACTADO and (survey["resuelto"] or survey["satisfaccion"]):
+        check_survey_answer("resuelto", survey["resuelto"])
+        check_survey_answer("satisfaccion", survey["satisfaccion"])
+    else:
+        survey = {}
+    now = config[CLOCK]()
     status = await record_manual_result(
         config[UOW],
         callback_id=callback_id,
         actor=session.actor,
         result=result,
-        now=config[CLOCK](),
+        now=now,
         policy=_policy(request),
     )
+    if survey:
+        await record_manual_survey(
+            config[UOW],
+            callback_id=callback_id,
+            actor=session.actor,
+            resolved=survey["resuelto"],
+            score=survey["satisfaccion"],
+            comment=survey["comentario"],
+            now=now,
+        )
     return _done(request, "registrado", callback_id, status.value)
+
+
+SURVEY_FIELDS = ("resuelto", "satisfaccion", "comentario")

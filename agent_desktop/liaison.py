@@ -23,13 +23,24 @@ from aiohttp import web
 
 from agent_desktop.auth import Handler, login_required, session_of
 from agent_desktop.csrf import check_form
-from agent_desktop.handlers.common import BadRequest, path_int, read_form, render, text_field
+from agent_desktop.handlers.common import (
+    BadRequest,
+    int_field,
+    path_int,
+    read_form,
+    render,
+    text_field,
+)
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.db.models import CaseRow
 from case_core.domain import sla
+from case_core.domain.case import ACTION_LABELS as DOMAIN_ACTION_LABELS
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseAction, CaseStatus, CaseType
+from case_core.domain.case_access import may_open_case, may_pass_to_office
 from case_core.domain.errors import DomainError, NotFound
-from case_core.domain.roles import Role, can_see_case, can_supervise
+from case_core.domain.roles import can_supervise, is_liaison
+from case_core.services.case_actions import entity_offices, pass_to_office
+from case_core.services.case_workspace import facts
 from case_core.services.cases import act_on_case, add_note
 from case_core.services.escalation import (
     LEVEL_LABELS,
@@ -46,15 +57,9 @@ DONE_MESSAGES = {
     "nota": "Nota agregada.",
     "devolver": "El caso fue devuelto al 3-1-1.",
     "cerrar": "El caso quedó cerrado.",
+    "oficina": "El caso se pasó a la oficina.",
 }
-ACTION_LABELS = {
-    CaseAction.ASSIGN: "Asignación",
-    CaseAction.START: "Inicio de trabajo",
-    CaseAction.RETURN_TO_311: "Devolución al 3-1-1",
-    CaseAction.REASSIGN: "Reasignación",
-    CaseAction.CLOSE: "Cierre",
-    CaseAction.REOPEN: "Reapertura",
-}
+ACTION_LABELS = DOMAIN_ACTION_LABELS
 
 
 def setup_liaison_routes(app: web.Application) -> None:
@@ -66,17 +71,24 @@ def setup_liaison_routes(app: web.Application) -> None:
     r.add_post("/enlace/casos/{case_id}/nota", note_case)
     r.add_post("/enlace/casos/{case_id}/devolver", return_case)
     r.add_post("/enlace/casos/{case_id}/cerrar", close_case)
+    r.add_post("/enlace/casos/{case_id}/oficina", office_case)
     r.add_get("/supervisor/escalamientos", escalations_page)
 
 
+def risk_policy(request: web.Request) -> sla.RiskPolicy:
+    """The configured "at risk" share of the SLA."""
+    settings = request.config_dict[SETTINGS]
+    return sla.RiskPolicy.from_percent(settings.at_risk_percent, settings.at_risk_min_days)
+
+
 def liaison_required(handler: Handler) -> Handler:
-    """Liaisons of an entity only; other roles get 403."""
+    """The three liaison roles of an entity only; other roles get 403."""
 
     @login_required
     @functools.wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
         actor = session_of(request).actor
-        if actor.role is not Role.LIAISON or actor.entity_id is None:
+        if not is_liaison(actor.role) or actor.entity_id is None:
             raise web.HTTPForbidden(text="Esta página es solo para los enlaces de las entidades.")
         return await handler(request)
 
@@ -101,6 +113,7 @@ class CaseLine:
     first_action_hours_left: int  # negative: hours since the 24 h ran out
     confidential: bool
     escalations: tuple[str, ...]
+    office: str = ""
 
 
 def _line(
@@ -109,12 +122,14 @@ def _line(
     levels: list[EscalationLevel],
     now: datetime,
     request: web.Request,
+    office: str = "",
 ) -> CaseLine:
     tz = request.config_dict[SETTINGS].tz
     pending = row.first_action_at is None and CaseStatus(row.status) in WORK_STATUSES
     hours_left = 0
     if pending:
-        seconds = (sla.first_action_due_at(row.opened_at) - now).total_seconds()
+        received = row.assigned_at or row.opened_at
+        seconds = (sla.first_action_due_at(received) - now).total_seconds()
         hours_left = math.ceil(seconds / 3600) if seconds > 0 else -math.floor(-seconds / 3600)
     return CaseLine(
         id=row.id,
@@ -126,11 +141,12 @@ def _line(
         due=row.due_at.astimezone(tz).strftime("%d/%m/%Y"),
         days_left=sla.days_left(row.due_at, now, tz),
         overdue=now > row.due_at,
-        at_risk=sla.at_risk(row.due_at, now),
+        at_risk=sla.at_risk(row.due_at, now, row.sla_days, policy=risk_policy(request)),
         first_action_pending=pending,
         first_action_hours_left=hours_left,
         confidential=row.confidential,
         escalations=tuple(LEVEL_LABELS[level] for level in levels),
+        office=office,
     )
 
 
@@ -161,11 +177,22 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
             )
         )
         names = await _service_names(uow, work + returned)
+    # An Enlace de Contacto works the cases passed to the regional office only.
+    work = [r for r in work if may_open_case(actor, facts(r))]
+    returned = [r for r in returned if may_open_case(actor, facts(r))]
     levels = await escalation_levels(config[UOW], [r.id for r in work + returned])
+    offices = {o.id: o.name for o in await entity_offices(config[UOW], actor.entity_id)}
 
     def lines(rows: list[CaseRow]) -> list[CaseLine]:
         return [
-            _line(r, names.get(r.service_id or 0, "—"), levels.get(r.id, []), now, request)
+            _line(
+                r,
+                names.get(r.service_id or 0, "—"),
+                levels.get(r.id, []),
+                now,
+                request,
+                offices.get(r.office_id or 0, ""),
+            )
             for r in rows
         ]
 
@@ -187,11 +214,7 @@ async def _own_case(request: web.Request) -> CaseRow:
     case_id = path_int(request, "case_id")
     async with request.config_dict[UOW]() as uow:
         row = await uow.cases.get(case_id)
-    if (
-        row is None
-        or row.entity_id != actor.entity_id
-        or not can_see_case(actor, entity_id=row.entity_id, confidential=row.confidential)
-    ):
+    if row is None or row.entity_id != actor.entity_id or not may_open_case(actor, facts(row)):
         raise NotFound(NOT_FOUND)
     return row
 
@@ -212,6 +235,9 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             citizen = await uow.citizens.get(row.citizen_id)
     levels = (await escalation_levels(config[UOW], [row.id])).get(row.id, [])
     status = CaseStatus(row.status)
+    actor = session_of(request).actor
+    offices = await entity_offices(config[UOW], row.entity_id)
+    office_names = {o.id: o.name for o in offices}
     entries = [
         {
             "at": h.at.astimezone(tz).strftime("%d/%m/%Y %H:%M"),
@@ -230,7 +256,18 @@ async def case_page(request: web.Request) -> web.StreamResponse:
         "enlace_caso.html",
         {
             "case": row,
-            "line": _line(row, names.get(row.service_id or 0, "—"), levels, now, request),
+            "line": _line(
+                row,
+                names.get(row.service_id or 0, "—"),
+                levels,
+                now,
+                request,
+                office_names.get(row.office_id or 0, ""),
+            ),
+            "offices": offices if may_pass_to_office(actor) else [],
+            "can_pass": may_pass_to_office(actor)
+            and status in (CaseStatus.ASIGNADO, CaseStatus.EN_PROCESO)
+            and bool(offices),
             "entity": entity,
             "citizen": citizen,
             "contact_phone": None if row.anonymous else row.contact_phone,
@@ -316,6 +353,23 @@ async def close_case(request: web.Request) -> web.StreamResponse:
         raise DomainError("El caso ya fue devuelto al 3-1-1; el 3-1-1 lo reasigna o lo cierra.")
     await _act(request, row, CaseAction.CLOSE, note, True)
     raise _back(row, "cerrar")
+
+
+@liaison_required
+async def office_case(request: web.Request) -> web.StreamResponse:
+    """POST /enlace/casos/{id}/oficina: pass the case to a department or regional office
+    (field ``oficina``; empty: back to the central team), with an optional note."""
+    form, row = await _checked_form(request)
+    config = request.config_dict
+    await pass_to_office(
+        config[UOW],
+        case_id=row.id,
+        office_id=int_field(form, "oficina"),
+        actor=session_of(request).actor,
+        now=config[CLOCK](),
+        note=text_field(form, "nota", max_length=2000) or None,
+    )
+    raise _back(row, "oficina")
 
 
 @login_required

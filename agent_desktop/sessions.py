@@ -87,7 +87,7 @@ async def load_session(
         return SessionInfo(
             row.id,
             row.csrf_token,
-            Actor(user.id, user.username, Role(user.role), user.entity_id),
+            Actor(user.id, user.username, Role(user.role), user.entity_id, user.office_id),
             user.full_name,
             user.phone_interface,
             row.expires_at,

@@ -30,6 +30,7 @@ from agent_desktop.charts import bar_chart
 from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.text import count, percent
+from case_core.domain.case import TYPE_LABELS
 from case_core.domain.roles import can_supervise
 from case_core.domain.wrapup import WRAPUP_LABELS, WrapupCode
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
@@ -78,6 +79,7 @@ SCORECARD_COLUMNS: tuple[str, ...] = (
     "provincia",
     "distrito",
     *FIGURE_COLUMNS,
+    "tipo",  # the case type when grouped by type (added last: columns are stable)
 )
 
 # ?por= values (English as documented, Spanish accepted) -> scorecards(by=...)
@@ -88,8 +90,15 @@ GROUPINGS: dict[str, str] = {
     "provincia": "province",
     "district": "district",
     "distrito": "district",
+    "type": "type",
+    "tipo": "type",
 }
-GROUPING_LABELS = {"entity": "Entidad", "province": "Provincia", "district": "Distrito"}
+GROUPING_LABELS = {
+    "entity": "Entidad",
+    "province": "Provincia",
+    "district": "Distrito",
+    "type": "Tipo de caso",
+}
 
 # ?intervalo= values -> call_metrics interval, label, longest period allowed (days)
 INTERVALS: dict[str, tuple[str, str, int]] = {
@@ -315,6 +324,7 @@ def scorecard_rows(
                 "satisfaccion_promedio": _num(c.satisfaction_avg, 2),
                 "seguimientos_completados": str(c.callbacks_completed),
                 "bajo_meta": "si" if c.below_goal else "no",
+                "tipo": c.case_type or "",
             }
         )
     return rows
@@ -329,7 +339,7 @@ async def entities_page(request: web.Request) -> web.StreamResponse:
     raw_by = request.query.get("por", "entity").strip().lower() or "entity"
     by = GROUPINGS.get(raw_by)
     if by is None:
-        raise BadRequest("El parámetro «por» debe ser entity, province o district.")
+        raise BadRequest("El parámetro «por» debe ser entity, province, district o type.")
     csv_wanted = wants_csv(request)
     tz = zone_of(request)
     as_of = request.config_dict[CLOCK]()
@@ -360,6 +370,7 @@ async def entities_page(request: web.Request) -> web.StreamResponse:
             "period": period,
             "by": by,
             "groupings": GROUPING_LABELS,
+            "type_labels": {t.value: label for t, label in TYPE_LABELS.items()},
             "cards": cards,
             "goal": GOAL_CLOSED_30D_PERCENT,
             "definitions": SCORECARD_DEFINITIONS,

@@ -282,12 +282,19 @@ async def _escalation_loop(rt: Runtime) -> None:
     desktop sessions past their absolute expiry (a browser that never came back), and close
     IVR sessions whose FastAGI process died."""
     from agent_desktop.sessions import purge_expired
-    from case_core.services.escalation import escalate
+    from case_core.services.escalation_mail import escalate_and_notify
     from case_core.services.ivr_sessions import close_stale as close_stale_ivr_sessions
 
     while True:
         try:
-            report = await escalate(rt.uow_factory, rt.clock(), rt.settings.tz)
+            report = await escalate_and_notify(
+                rt.uow_factory,
+                rt.clock(),
+                rt.settings.tz,
+                public_origin=rt.settings.public_origin,
+                at_risk_percent=rt.settings.at_risk_percent,
+                at_risk_min_days=rt.settings.at_risk_min_days,
+            )
             if report.total:
                 log.info("escalated %d cases", report.total)
             await purge_expired(rt.uow_factory, now=rt.clock())

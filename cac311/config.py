@@ -73,6 +73,9 @@ class Settings:
     public_origin: str = ""
     #: Key of the keyed hash kept instead of anonymous callers' numbers (created if absent).
     caller_hash_key_file: Path = Path("var/secrets/caller_hash.key")
+    # A case is "at risk" in the last at_risk_percent % of its SLA, at least at_risk_min_days.
+    at_risk_percent: int = 20
+    at_risk_min_days: int = 1
     smtp: SmtpSettings = SmtpSettings(host="")
     # What leaving the desktop (logout, session end, browser closed past the grace time) does
     # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
@@ -207,6 +210,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("DESK_WRAPUP_SECONDS", "desk_wrapup_seconds", 0),
         ("QUALITY_SAMPLE_PER_ENTITY", "quality_sample_per_entity", 1),
         ("QUALITY_CALLS_PER_AGENT", "quality_calls_per_agent", 1),
+        ("AT_RISK_PERCENT", "at_risk_percent", 1),
+        ("AT_RISK_MIN_DAYS", "at_risk_min_days", 0),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
@@ -234,6 +239,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["caller_hash_key_file"] = Path(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
+    if int(values.get("at_risk_percent", d.at_risk_percent)) > 100:  # type: ignore[call-overload]
+        raise ConfigError(f"{PREFIX}AT_RISK_PERCENT must be at most 100")
     if any(get(name) is not None for name in SMTP_VARIABLES):
         values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]

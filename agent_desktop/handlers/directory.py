@@ -31,7 +31,7 @@ async def search_services(request: web.Request) -> web.StreamResponse:
                     "entity": entity.name,
                     "entity_short": entity.short_name,
                     "label": f"{entity.short_name} — {service.name}",
-                    "sla_text": "respuesta en " + count(service.sla_days, "día", "días"),
+                    "sla_text": f"respuesta en {count(service.sla_days, 'día', 'días')} calendario",
                 }
                 for service, entity in found
             ]

@@ -259,7 +259,11 @@
     tbody.replaceChildren();
     for (const k of cases) {
       const row = el("tr", null, k.overdue ? { class: "vencido" } : {});
-      for (const text of [k.number, k.type_label, k.status_label, k.entity || "—", k.due]) row.appendChild(el("td", text));
+      const numberCell = el("td");
+      const link = el("a", k.number, { href: "/casos/" + encodeURIComponent(k.number), target: "_blank", rel: "noopener" });
+      numberCell.appendChild(link);  // the case page opens beside the call
+      row.appendChild(numberCell);
+      for (const text of [k.type_label, k.status_label, k.entity || "—", k.due]) row.appendChild(el("td", text));
       tbody.appendChild(row);
     }
     $("pop-sin-casos").hidden = cases.length > 0;

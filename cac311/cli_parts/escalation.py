@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from cac311.config import Settings
 
@@ -28,9 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "escalate", help="escalate open cases at SLA risk, overdue or without first action"
     )
     escalate.add_argument(
-        "--margin-days", type=int, default=3, help="days before the due date that count as risk"
-    )
-    escalate.add_argument(
         "--now",
         type=_aware,
         default=None,
@@ -51,20 +47,19 @@ def _aware(text: str) -> datetime:
 
 def _escalate(settings: Settings, args: argparse.Namespace) -> int:
     from cac311.bootstrap import database
-    from case_core.services.escalation import escalate
+    from case_core.services.escalation_mail import escalate_and_notify
 
-    if args.margin_days < 0:
-        print("--margin-days no puede ser negativo.", file=sys.stderr)
-        return 2
     now = args.now or datetime.now(UTC)
 
     async def run() -> None:
         async with database(settings) as uow_factory:
-            report = await escalate(
+            report = await escalate_and_notify(
                 uow_factory,
                 now,
                 settings.tz,
-                margin=timedelta(days=args.margin_days),
+                public_origin=settings.public_origin,
+                at_risk_percent=settings.at_risk_percent,
+                at_risk_min_days=settings.at_risk_min_days,
             )
         print(
             f"Casos escalados: {report.total} (sin primera acción: {report.first_action}; "

@@ -138,7 +138,10 @@ class CitizenRepository(_Repository):
             .where(
                 or_(
                     CitizenRow.cedula.ilike(like, escape="\\"),
-                    (CitizenRow.first_name + " " + CitizenRow.last_name).ilike(like, escape="\\"),
+                    # accent- and case-insensitive (issue 18 owns the indexed version)
+                    func.cac311_fold(CitizenRow.first_name + " " + CitizenRow.last_name).like(
+                        func.cac311_fold(like), escape="\\"
+                    ),
                     CitizenPhoneRow.e164.ilike(like, escape="\\"),
                 )
             )

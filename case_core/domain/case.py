@@ -46,6 +46,7 @@ class CaseAction(StrEnum):
     REASSIGN = "reasignar"
     CLOSE = "cerrar"
     REOPEN = "reabrir"
+    MERGE = "fusionar"  # a duplicate closes into another case of the same citizen
 
 
 STATUS_LABELS: dict[CaseStatus, str] = {
@@ -76,8 +77,22 @@ TRANSITIONS: dict[tuple[CaseStatus, CaseAction], CaseStatus] = {
     (S.DEVUELTO_311, A.REASSIGN): S.ASIGNADO,
     (S.DEVUELTO_311, A.CLOSE): S.CERRADO,
     (S.CERRADO, A.REOPEN): S.EN_PROCESO,
+    (S.REGISTRADO, A.MERGE): S.CERRADO,
+    (S.ASIGNADO, A.MERGE): S.CERRADO,
+    (S.EN_PROCESO, A.MERGE): S.CERRADO,
+    (S.DEVUELTO_311, A.MERGE): S.CERRADO,
 }
 del S, A
+
+ACTION_LABELS: dict[CaseAction, str] = {
+    CaseAction.ASSIGN: "Asignación",
+    CaseAction.START: "Inicio de trabajo",
+    CaseAction.RETURN_TO_311: "Devolución al 3-1-1",
+    CaseAction.REASSIGN: "Reasignación",
+    CaseAction.CLOSE: "Cierre",
+    CaseAction.REOPEN: "Reapertura",
+    CaseAction.MERGE: "Fusión con otro caso",
+}
 
 OPEN_STATUSES = frozenset(s for s in CaseStatus if s is not CaseStatus.CERRADO)
 # Actions that count as the responsible entity's first action on a case.
@@ -130,6 +145,13 @@ def format_case_number(year: int, sequence: int) -> str:
 def is_case_number(text: str) -> bool:
     """True when ``text`` has the shape of a case number."""
     return bool(CASE_NUMBER_RE.match((text or "").strip()))
+
+
+def parse_case_number(text: str) -> str | None:
+    """The case number typed with or without spaces, dots or dashes (``2026 000 007``,
+    ``2026-000007``); None when ``text`` is not one."""
+    compact = re.sub(r"[\s.\-]", "", (text or "").strip()[:40])
+    return compact if CASE_NUMBER_RE.match(compact) else None
 
 
 def check_confidentiality(case_type: CaseType, *, anonymous: bool, confidential: bool) -> None:

@@ -7,6 +7,7 @@ end of the local calendar day that falls N days after its opening.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from case_core.domain.errors import InvalidSla
@@ -44,15 +45,50 @@ def days_left(due: datetime, now: datetime, tz: tzinfo) -> int:
     return (due.astimezone(tz).date() - now.astimezone(tz).date()).days
 
 
-def first_action_due_at(opened_at: datetime) -> datetime:
-    """When the entity's first action is due (24 hours after opening)."""
-    _require_aware(opened_at)
-    return opened_at + timedelta(hours=FIRST_ACTION_HOURS)
+def first_action_due_at(assigned_at: datetime) -> datetime:
+    """When the entity's first action is due: 24 hours after it received the case (its
+    ``assigned_at``: the registration, or the latest reassignment)."""
+    _require_aware(assigned_at)
+    return assigned_at + timedelta(hours=FIRST_ACTION_HOURS)
 
 
-def at_risk(due: datetime, now: datetime, *, margin: timedelta = timedelta(days=3)) -> bool:
-    """True when an open case is within ``margin`` of its due moment or past it."""
-    return now >= due - margin
+@dataclass(frozen=True)
+class RiskPolicy:
+    """When an open case is "at risk": in the last ``fraction`` of its SLA, and never less
+    than ``min_days`` before its due moment (a 3-day service is not at risk on its first
+    evening; a 30-day one is at risk in its last 6 days)."""
+
+    fraction: float = 0.2
+    min_days: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction <= 1:
+            raise ValueError("the at-risk fraction must be in (0, 1]")
+        if self.min_days < 0:
+            raise ValueError("the at-risk minimum must not be negative")
+
+    @classmethod
+    def from_percent(cls, percent: int, min_days: float) -> RiskPolicy:
+        return cls(fraction=percent / 100, min_days=min_days)
+
+    def margin(self, sla_days: int) -> timedelta:
+        return timedelta(days=max(self.min_days, self.fraction * sla_days))
+
+    @property
+    def widest_margin(self) -> timedelta:
+        """The margin of the longest legal SLA (bounds a query for at-risk candidates)."""
+        return self.margin(LEGAL_MAX_DAYS)
+
+
+DEFAULT_RISK = RiskPolicy()
+
+
+def at_risk(
+    due: datetime, now: datetime, sla_days: int, *, policy: RiskPolicy = DEFAULT_RISK
+) -> bool:
+    """True when an open case with an SLA of ``sla_days`` is in the at-risk part of it, or
+    past its due moment."""
+    return now >= due - policy.margin(sla_days)
 
 
 def _require_aware(moment: datetime) -> None:

@@ -7,17 +7,20 @@ Writes into ``out_dir``:
 - ``cac311-entidades-YYYY-MM.json``: ``{"mes", "fecha_corte", "generado", "zona_horaria",
   "meta_cerrados_30d_pct", "definiciones", "columnas", "entidades": [{column: value}]}``, with
   the same columns as the CSV (numbers as numbers, no data as ``null``, ``bajo_meta`` boolean).
+- ``cac311-estadisticas-YYYY-MM.csv``: the same figures by case type, by province and by
+  district (columns ``STATS_COLUMNS``: ``agrupacion`` is ``tipo``, ``provincia`` or
+  ``distrito``; the JSON carries them under ``"estadisticas"``).
 - ``entidades/<CODE>-YYYY-MM.html``: a printable Spanish page per entity for its
   transparency section, with the figures by province and district and the definitions.
 
 Columns (stable; add new ones only at the end):
 
 ==============================  =============================================================
-``mes``                         YYYY-MM of the cohort (cases opened that month, Panama time)
+``mes``                         YYYY-MM of the cohort (cases received that month, Panama time)
 ``fecha_corte``                 as-of moment, ISO 8601 in America/Panama
 ``entidad_codigo``              entity code
 ``entidad_nombre``              entity name
-``casos_recibidos``             cases opened in the month
+``casos_recibidos``             cases the entity received in the month
 ``casos_cerrados``              of those, closed by the as-of moment
 ``cerrados_30d``                closed within 30 days (end of local day opened + 30)
 ``cerrados_30d_base``           cases whose 30-day outcome is known (the share's denominator)
@@ -88,6 +91,19 @@ MONTHS_ES = (
 ).split()
 
 
+STATS_COLUMNS: tuple[str, ...] = (
+    "mes",
+    "fecha_corte",
+    "agrupacion",
+    "tipo",
+    "provincia",
+    "distrito",
+    *FIGURE_COLUMNS,
+)
+# scorecards(by=...) -> the "agrupacion" value of the statistics file
+STATS_GROUPINGS = {"type": "tipo", "province": "provincia", "district": "distrito"}
+
+
 def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[first local midnight of YYYY-MM, first local midnight of the next month), in UTC."""
     try:
@@ -152,6 +168,20 @@ def public_districts(rows: list[Scorecard]) -> tuple[list[Scorecard], int]:
     return shown, len(rows) - len(shown)
 
 
+def stats_record(card: Scorecard, grouping: str, month: str, as_of_local: str) -> dict[str, object]:
+    """The open-data record (STATS_COLUMNS) of a scorecard by type, province or district."""
+    record = entity_record(card, month, as_of_local)
+    for key in ("entidad_codigo", "entidad_nombre"):
+        record.pop(key)
+    return {
+        **record,
+        "agrupacion": grouping,
+        "tipo": card.case_type,
+        "provincia": card.province,
+        "distrito": card.district,
+    }
+
+
 def _csv_cell(column: str, value: object) -> str:
     if value is None:
         return ""
@@ -180,6 +210,7 @@ class MonthlyReport:
     json_path: Path
     html_paths: list[Path]
     entities: int
+    stats_path: Path | None = None
 
 
 def _env() -> Environment:
@@ -221,11 +252,19 @@ async def write_monthly_report(
     as_of_local = as_of.astimezone(zone).isoformat(timespec="seconds")
     audits = await audit_scores(uow_factory, start, end, as_of=as_of)
     records = [entity_record(c, month, as_of_local, audits.get(c.entity_id or 0)) for c in cards]
+    stats = [
+        stats_record(card, label, month, as_of_local)
+        for by, label in STATS_GROUPINGS.items()
+        for card in await scorecards(uow_factory, start, end, zone, by=by, as_of=as_of)  # type: ignore[arg-type]
+    ]
 
     out_dir = Path(out_dir)
     csv_path = out_dir / f"cac311-entidades-{month}.csv"
     json_path = out_dir / f"cac311-entidades-{month}.json"
     _write(csv_path, scorecards_csv(records))
+    stats_path = out_dir / f"cac311-estadisticas-{month}.csv"
+    stats_rows = [{k: _csv_cell(k, r.get(k)) for k in STATS_COLUMNS} for r in stats]
+    _write(stats_path, to_csv(stats_rows, STATS_COLUMNS))
     document = {
         "mes": month,
         "fecha_corte": as_of_local,
@@ -235,6 +274,10 @@ async def write_monthly_report(
         "definiciones": SCORECARD_DEFINITIONS,
         "columnas": list(ENTITY_COLUMNS),
         "entidades": [{k: r[k] for k in ENTITY_COLUMNS} for r in records],
+        "estadisticas": {
+            "columnas": list(STATS_COLUMNS),
+            "filas": [{k: r[k] for k in STATS_COLUMNS} for r in stats],
+        },
     }
     _write(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
@@ -264,4 +307,6 @@ async def write_monthly_report(
         path = out_dir / "entidades" / f"{card.entity_code}-{month}.html"
         _write(path, html)
         html_paths.append(path)
-    return MonthlyReport(month, as_of, csv_path, json_path, html_paths, len(cards))
+    return MonthlyReport(
+        month, as_of, csv_path, json_path, html_paths, len(cards), stats_path=stats_path
+    )

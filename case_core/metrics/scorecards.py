@@ -1,18 +1,25 @@
 """Entity scorecards: how entities answer the cases 3-1-1 sends them. One PostgreSQL query.
 
-The cohort is the cases OPENED in [start, end). Everything is evaluated as of ``as_of``
-(default: the end of the period, or now if that is earlier), so a past month's figures are
-reproducible. Definitions (also in ``SCORECARD_DEFINITIONS``, in Spanish, for every page):
+The cohort is the cases the entity RECEIVED in [start, end): ``assigned_at`` (its opening,
+or the reassignment that gave it to the entity that holds it now). Consultas 3-1-1 resolved
+at first contact never reached an entity and are not in any scorecard; a case returned to
+3-1-1 (``devuelto_311``) is held by 3-1-1, not by the entity that returned it, and counts
+again for the entity it is reassigned to, whose clocks run from the reassignment. Everything
+is evaluated as of ``as_of`` (default: the end of the period, or now if that is earlier), so
+a past month's figures are reproducible (except that the holder is the current one).
+Definitions (also in ``SCORECARD_DEFINITIONS``, in Spanish, for every page):
 
 - ``received``: cases of the cohort.
 - ``closed_within_30d``: closed (``closed_at <= as_of``) no later than the end of the local
-  calendar day 30 days after opening (the same rule as ``case_core.domain.sla.due_at``: the
-  Constitution's 30 days). ``closed_30d_decided`` = cases whose 30-day outcome is known at
-  ``as_of``: closed, or open with the 30 days over. ``closed_within_30d_pct`` =
+  calendar day 30 days after the entity received it (the same rule as
+  ``case_core.domain.sla.due_at``: the Constitution's 30 days). ``closed_30d_decided`` =
+  cases whose 30-day outcome is known at ``as_of``: closed, or open with the 30 days over.
+  ``closed_within_30d_pct`` =
   closed_within_30d ÷ closed_30d_decided; cases still within their 30 days are in neither.
 - ``first_action_within_24h``: the entity's first action (``first_action_at``, or the closing
-  if it came first) no later than 24 h after opening. ``first_action_decided`` = cases with
-  an action by ``as_of`` or whose 24 h are over. Share = within ÷ decided.
+  if it came first) no later than 24 h after the entity received the case.
+  ``first_action_decided`` = cases with an action by ``as_of`` or whose 24 h are over.
+  Share = within ÷ decided.
 - ``open_past_due``: cases of the group (opened at any time before ``as_of``, not only the
   cohort) still open at ``as_of`` with ``due_at`` before ``as_of``: the backlog.
 - ``satisfaction_avg``: mean of survey answers to question ``satisfaccion`` ('1'..'5')
@@ -36,19 +43,23 @@ GOAL_CLOSED_30D_PERCENT = 70.0
 LEGAL_DAYS = 30
 FIRST_ACTION_HOURS = 24
 
-GroupBy = Literal["entity", "province", "district", "entity_district"]
+GroupBy = Literal["entity", "province", "district", "entity_district", "type", "type_district"]
 
 SCORECARD_DEFINITIONS: dict[str, str] = {
-    "received": "Casos recibidos: casos abiertos en el período.",
+    "received": (
+        "Casos recibidos: casos que la entidad recibió en el período (al registrarse o al "
+        "serle reasignados). No se cuentan las consultas resueltas por el 3-1-1 en el primer "
+        "contacto ni los casos devueltos al 3-1-1 mientras no se reasignen."
+    ),
     "closed_within_30d": (
         "Cerrados en 30 días: casos cerrados a más tardar al final del día calendario 30 "
-        "después de su apertura (hora de Panamá). El porcentaje se calcula sobre los casos "
-        "cuyo resultado ya se conoce (cerrados, o abiertos con el plazo de 30 días vencido); "
-        "los casos que aún están dentro de sus 30 días no se cuentan."
+        "después de que la entidad los recibió (hora de Panamá). El porcentaje se calcula "
+        "sobre los casos cuyo resultado ya se conoce (cerrados, o abiertos con el plazo de "
+        "30 días vencido); los casos que aún están dentro de sus 30 días no se cuentan."
     ),
     "first_action_within_24h": (
         "Primera acción en 24 horas: la entidad actuó (o cerró el caso) dentro de las 24 "
-        "horas siguientes a la apertura, sobre los casos cuyo resultado ya se conoce."
+        "horas siguientes a recibirlo, sobre los casos cuyo resultado ya se conoce."
     ),
     "open_past_due": (
         "Abiertos vencidos: casos de la entidad, abiertos en cualquier fecha, que seguían "
@@ -67,19 +78,27 @@ _GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
     "province": ("province",),
     "district": ("province", "district"),
     "entity_district": ("entity_id", "province", "district"),
+    "type": ("type",),
+    "type_district": ("type", "province", "district"),
 }
 
 _SQL = """
-WITH cohort AS (
-  SELECT k.id, k.entity_id, k.province, k.district, k.opened_at,
+WITH held AS (
+  -- the cases an entity holds, with the moment it received them
+  SELECT k.*, COALESCE(k.assigned_at, k.opened_at) AS received_at
+  FROM cases k
+  WHERE NOT k.resolved_at_first_contact AND k.status <> 'devuelto_311'
+),
+cohort AS (
+  SELECT k.id, k.entity_id, k.province, k.district, k.type, k.received_at,
          CASE WHEN k.closed_at <= :as_of THEN k.closed_at END AS closed_at,
-         ((date_trunc('day', k.opened_at AT TIME ZONE :tz) + interval '{days1} days')
+         ((date_trunc('day', k.received_at AT TIME ZONE :tz) + interval '{days1} days')
            AT TIME ZONE :tz) AS legal_deadline,
-         k.opened_at + interval '{hours} hours' AS action_deadline,
+         k.received_at + interval '{hours} hours' AS action_deadline,
          LEAST(CASE WHEN k.first_action_at <= :as_of THEN k.first_action_at END,
                CASE WHEN k.closed_at <= :as_of THEN k.closed_at END) AS acted_at
-  FROM cases k
-  WHERE k.opened_at >= :start AND k.opened_at < :end AND k.opened_at <= :as_of
+  FROM held k
+  WHERE k.received_at >= :start AND k.received_at < :end AND k.received_at <= :as_of
 ),
 case_figures AS (
   SELECT {group_cols},
@@ -109,8 +128,8 @@ callbacks_done AS (
 ),
 backlog AS (
   SELECT {group_cols_k}, count(*) AS open_past_due
-  FROM cases k
-  WHERE k.opened_at <= :as_of AND (k.closed_at IS NULL OR k.closed_at > :as_of)
+  FROM held k
+  WHERE k.received_at <= :as_of AND (k.closed_at IS NULL OR k.closed_at > :as_of)
     AND k.due_at < :as_of
   GROUP BY {group_cols_k}
 ),
@@ -197,6 +216,7 @@ class Scorecard:
     satisfaction_answers: int
     satisfaction_avg: float | None
     callbacks_completed: int
+    case_type: str | None = None  # when grouped by type
 
     @property
     def closed_within_30d_percent(self) -> float | None:
@@ -273,6 +293,7 @@ async def scorecards(
                     None if m["satisfaction_avg"] is None else float(m["satisfaction_avg"])
                 ),
                 callbacks_completed=int(m["callbacks_completed"]),
+                case_type=m.get("type"),
             )
         )
     return result

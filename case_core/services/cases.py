@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from case_core.db.models import CaseHistoryRow, CaseRow
@@ -22,11 +22,12 @@ from case_core.domain.case import (
     check_confidentiality,
     format_case_number,
     is_case_number,
+    next_status,
 )
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.geography import canonical_location
 from case_core.domain.phone import normalise_phone
-from case_core.domain.roles import Actor, Role
+from case_core.domain.roles import Actor, Role, is_liaison
 from case_core.services.submissions import claim_submission, record_submission
 
 
@@ -193,31 +194,60 @@ async def act_on_case(
     note: str | None = None,
     public: bool = True,
     new_entity_id: int | None = None,
+    new_service_id: int | None = None,
+    tz: tzinfo | None = None,
 ) -> CaseStatus:
-    """Move a case through the lifecycle; every change is appended to its history."""
+    """Move a case through the lifecycle; every change is appended to its history.
+
+    A reassignment names the new entity and one of its services (``tz`` required): the new
+    entity receives the case now (``assigned_at``), so its 24-hour first action and its due
+    date (the new service's SLA, in calendar days) run from now. A reopening counts in
+    ``reopened_count`` and clears the review flag a negative survey set.
+    """
     action = CaseAction(action)
     note = (note or "").strip() or None
     if action is CaseAction.RETURN_TO_311 and not note:
         raise DomainError("Indique por qué la entidad no es competente.")
-    if action is CaseAction.REASSIGN and new_entity_id is None:
-        raise DomainError("Elija la entidad a la que se reasigna el caso.")
+    if action is CaseAction.REASSIGN and (new_entity_id is None or new_service_id is None):
+        raise DomainError("Elija la entidad y el servicio a los que se reasigna el caso.")
+    if action is CaseAction.REASSIGN and tz is None:
+        raise ValueError("a reassignment needs the time zone of the due date")
+    if action is CaseAction.MERGE:
+        raise DomainError("Use la fusión de casos para cerrar un duplicado.")
     async with uow_factory() as uow:
         row = await uow.cases.get(case_id, for_update=True)
         if row is None:
             raise NotFound("El caso no existe.")
         _check_may_act(actor, row, action)
         from_status = CaseStatus(row.status)
+        next_status(from_status, action)  # an illegal move is refused before anything else
+        if action is CaseAction.CLOSE and not is_liaison(actor.role) and not note:
+            raise DomainError("Escriba la respuesta que se dio al ciudadano.")
+        if action is CaseAction.REOPEN and not note:
+            raise DomainError("Indique por qué se reabre el caso.")
         if action is CaseAction.REASSIGN:
             entity = await uow.directory.entity(new_entity_id)  # type: ignore[arg-type]
             if entity is None or not entity.active:
                 raise NotFound("La entidad elegida no existe.")
+            service = await uow.directory.service(new_service_id)  # type: ignore[arg-type]
+            if service is None or service.entity_id != entity.id or not service.active:
+                raise NotFound("El servicio elegido no pertenece a la entidad.")
             row.entity_id = entity.id
-            row.service_id = None
-            # The new entity's 24-hour first action is measured from now on.
+            row.service_id = service.id
+            row.office_id = None
+            # The new entity receives the case now (``_apply`` stores ``assigned_at``): its
+            # 24-hour first action and its due date (the new service's SLA) run from now.
             row.first_action_at = None
-            note = note or f"Reasignado a {entity.name}."
+            row.sla_days = service.sla_days
+            row.due_at = sla.due_at(now, service.sla_days, tz)  # type: ignore[arg-type]
+            due_local = row.due_at.astimezone(tz).strftime("%d/%m/%Y")
+            reassigned = f"Reasignado a {entity.name} ({service.name}); vence el {due_local}."
+            note = f"{reassigned} {note}" if note else reassigned
         change = _apply(row, action, now)
-        if actor.role is Role.LIAISON and action in ENTITY_ACTIONS and row.first_action_at is None:
+        if action is CaseAction.REOPEN:
+            row.reopened_count += 1
+            row.needs_review = False
+        if is_liaison(actor.role) and action in ENTITY_ACTIONS and row.first_action_at is None:
             row.first_action_at = now
         await uow.cases.append_history(
             _history(
@@ -255,7 +285,7 @@ async def add_note(
         if row is None:
             raise NotFound("El caso no existe.")
         _check_may_act(actor, row, None)
-        if actor.role is Role.LIAISON and row.first_action_at is None:
+        if is_liaison(actor.role) and row.first_action_at is None:
             row.first_action_at = now
         await uow.cases.append_history(
             _history(row, actor, now, kind="note", note=text, public=public)
@@ -299,6 +329,9 @@ def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:
     change = apply_action(CaseStatus(row.status), action, now)
     row.status = change.to_status.value
     row.updated_at = now
+    if change.action in (CaseAction.ASSIGN, CaseAction.REASSIGN):
+        # The entity receives the case now: its 24 h first action runs from here.
+        row.assigned_at = now
     if change.to_status is CaseStatus.CERRADO:
         row.closed_at = now
     elif change.from_status is CaseStatus.CERRADO:
@@ -306,17 +339,34 @@ def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:
     return change.to_status
 
 
-def _check_may_act(actor: Actor, row: CaseRow, action: CaseAction | None) -> None:
-    if actor.role is Role.LIAISON:
+def check_may_act(actor: Actor, row: CaseRow, action: CaseAction | None) -> None:
+    """Raise AccessDenied unless ``actor`` may do ``action`` (None: a note) on ``row``."""
+    if is_liaison(actor.role):
         if actor.entity_id != row.entity_id:
             raise AccessDenied("Este caso no es de su entidad.")
-        if action in (CaseAction.REASSIGN, CaseAction.REOPEN, CaseAction.ASSIGN):
-            raise AccessDenied("Solo el 3-1-1 puede reasignar o reabrir un caso.")
+        if (
+            actor.role is Role.LIAISON_CONTACT
+            and actor.office_id is not None
+            and row.office_id != actor.office_id
+        ):
+            raise AccessDenied("Este caso no está asignado a su oficina.")
+        if action in (
+            CaseAction.REASSIGN,
+            CaseAction.REOPEN,
+            CaseAction.ASSIGN,
+            CaseAction.MERGE,
+        ):
+            raise AccessDenied("Solo el 3-1-1 puede reasignar, reabrir o fusionar un caso.")
+    elif actor.role in (Role.AUDITOR, Role.CONTACT_CENTER) and action is not None:
+        raise AccessDenied("Su rol no permite cambiar el estado de los casos.")
     elif actor.role is Role.AUDITOR:
         raise AccessDenied("Su rol no permite modificar casos.")
 
 
-def _history(
+_check_may_act = check_may_act
+
+
+def history_entry(
     row: CaseRow,
     actor: Actor,
     now: datetime,
@@ -342,3 +392,6 @@ def _history(
         actor_user_id=actor.user_id,
         actor_label=actor.username,
     )
+
+
+_history = history_entry

@@ -10,9 +10,13 @@ its own. The links (issue 15, finding 3):
    put through to the queue is stored as an outbound call with its callback);
 3. the IVR session of the call (same ``linkedid``): the case whose status the caller asked
    for (``ivr_sessions.case_number``) or the callback it ran (``ivr_sessions.callback_id``);
-4. the caller chose "denuncia" in the IVR (``CAC311_INTENT``): the case may not exist yet.
+4. the caller chose "denuncia" in the IVR (``CAC311_INTENT``): the case may not exist yet;
+5. a merged duplicate: the call's case was merged into a confidential case
+   (``cases.merged_into_case_id``).
 
-A new link (merged cases, several calls per case) is one more EXISTS in `_confidential_links`.
+"Confidential" here means ``confidential`` or ``sensitive``: both are protected alike.
+
+A new link (several calls per case, say) is one more EXISTS in `_confidential_links`.
 """
 
 from __future__ import annotations
@@ -28,12 +32,22 @@ from case_core.db.models import CallbackRow, CallRow, CaseRow, IvrSessionRow
 def _confidential_links(call: Any) -> list[ColumnElement[bool]]:
     """One EXISTS per link, each able to use its own index (no scan of every case)."""
     secret = aliased(CaseRow)
-    own_call = exists().where(secret.call_id == call.id, secret.confidential)
+    # Sensitive cases (Res. 12/2017: "temas de carácter confidencial o sensible") are
+    # protected exactly as confidential ones.
+    hidden = secret.confidential | secret.sensitive
+    own_call = exists().where(secret.call_id == call.id, hidden)
+    duplicate = aliased(CaseRow)
+    # A call of a duplicate that was merged into a confidential case.
+    via_merge = exists(
+        select(duplicate.id)
+        .join(secret, secret.id == duplicate.merged_into_case_id)
+        .where(duplicate.call_id == call.id, hidden)
+    )
     callback = aliased(CallbackRow)
     via_callback = exists(
         select(callback.id)
         .join(secret, secret.id == callback.case_id)
-        .where(callback.id == call.callback_id, secret.confidential)
+        .where(callback.id == call.callback_id, hidden)
     )
     session = aliased(IvrSessionRow)
     session_callback = aliased(CallbackRow)
@@ -44,9 +58,9 @@ def _confidential_links(call: Any) -> list[ColumnElement[bool]]:
             secret,
             or_(secret.number == session.case_number, secret.id == session_callback.case_id),
         )
-        .where(call.linkedid.is_not(None), session.linkedid == call.linkedid, secret.confidential)
+        .where(call.linkedid.is_not(None), session.linkedid == call.linkedid, hidden)
     )
-    return [link.correlate(call) for link in (own_call, via_callback, via_ivr)]
+    return [link.correlate(call) for link in (own_call, via_merge, via_callback, via_ivr)]
 
 
 def call_is_confidential(call: Any = CallRow) -> ColumnElement[bool]:

@@ -147,7 +147,7 @@ def _select():  # type: ignore[no-untyped-def]
             CaseRow.number,
             CaseRow.entity_id,
             EntityRow.name,
-            CaseRow.confidential,
+            (CaseRow.confidential | CaseRow.sensitive).label("confidential"),
             CaseRow.registered_by_user_id,
         )
         .join(CaseRow, CaseRow.id == CallbackRow.case_id)

@@ -3,9 +3,11 @@
 Three levels, each recorded at most once per case (unique ``(case_id, level)`` in
 ``case_escalations``):
 
-- ``primera_accion``: the entity took no first action within 24 hours of opening (only while
-  the entity holds the case: ``asignado`` or ``en_proceso``);
-- ``riesgo_sla``: the case is open and within ``margin`` of its due moment;
+- ``primera_accion``: the entity took no first action within 24 hours of receiving the case
+  (``assigned_at``: the registration or the latest reassignment; only while the entity holds
+  the case: ``asignado`` or ``en_proceso``);
+- ``riesgo_sla``: the case is open and in the at-risk part of its SLA (``sla.RiskPolicy``:
+  the last 20 % of it, at least one day, by default);
 - ``vencido``: the case is open and past its due moment. An overdue case is escalated as
   ``vencido`` only; it is not also recorded as ``riesgo_sla`` after the fact.
 
@@ -17,12 +19,12 @@ one row and one note per case and level.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +35,15 @@ from case_core.domain import sla
 from case_core.domain.case import OPEN_STATUSES, STATUS_LABELS, CaseStatus
 from case_core.domain.roles import SYSTEM
 
-DEFAULT_MARGIN = timedelta(days=3)
 # Statuses in which the responsible entity holds the case (its first action is awaited).
 ENTITY_HOLDS = frozenset({CaseStatus.ASIGNADO, CaseStatus.EN_PROCESO})
 
 
 class EscalationLevel(StrEnum):
+    """The chain of Res. 12/2017: each level is told to the next person up (see
+    ``escalation_mail``): no first action → Enlace Operativo, at risk → Enlace Ejecutivo,
+    overdue → 3-1-1 supervisors."""
+
     PRIMERA_ACCION = "primera_accion"
     RIESGO_SLA = "riesgo_sla"
     VENCIDO = "vencido"
@@ -54,13 +59,15 @@ LEVEL_LABELS: dict[EscalationLevel, str] = {
 def due_levels(
     *,
     status: CaseStatus,
-    opened_at: datetime,
+    assigned_at: datetime,
     due_at: datetime,
+    sla_days: int,
     first_action_at: datetime | None,
     now: datetime,
-    margin: timedelta = DEFAULT_MARGIN,
+    risk: sla.RiskPolicy = sla.DEFAULT_RISK,
 ) -> list[EscalationLevel]:
-    """The escalation levels a case has reached at ``now`` (pure)."""
+    """The escalation levels a case has reached at ``now`` (pure); ``assigned_at`` is when the
+    entity holding it received it."""
     status = CaseStatus(status)
     if status not in OPEN_STATUSES:
         return []
@@ -68,23 +75,23 @@ def due_levels(
     if (
         status in ENTITY_HOLDS
         and first_action_at is None
-        and now >= sla.first_action_due_at(opened_at)
+        and now >= sla.first_action_due_at(assigned_at)
     ):
         levels.append(EscalationLevel.PRIMERA_ACCION)
     if now > due_at:
         levels.append(EscalationLevel.VENCIDO)
-    elif sla.at_risk(due_at, now, margin=margin):
+    elif sla.at_risk(due_at, now, sla_days, policy=risk):
         levels.append(EscalationLevel.RIESGO_SLA)
     return levels
 
 
 def escalation_note(
-    level: EscalationLevel, *, opened_at: datetime, due_at: datetime, now: datetime, tz: tzinfo
+    level: EscalationLevel, *, assigned_at: datetime, due_at: datetime, now: datetime, tz: tzinfo
 ) -> str:
     """The internal history note of an escalation (Spanish, local times)."""
     due_day = due_at.astimezone(tz).strftime("%d/%m/%Y")
     if level is EscalationLevel.PRIMERA_ACCION:
-        limit = sla.first_action_due_at(opened_at).astimezone(tz).strftime("%d/%m/%Y %H:%M")
+        limit = sla.first_action_due_at(assigned_at).astimezone(tz).strftime("%d/%m/%Y %H:%M")
         return (
             "Escalado: la entidad no registró su primera acción dentro de las "
             f"{sla.FIRST_ACTION_HOURS} horas (límite {limit})."
@@ -96,6 +103,12 @@ def escalation_note(
         return f"Escalado: el plazo venció el {due_day} ({late_text})."
     when = "vence hoy" if left <= 0 else f"vence en {left} día{'s' if left != 1 else ''}"
     return f"Escalado: el plazo {when} ({due_day}) y el caso sigue abierto."
+
+
+# (session, case, level, internal note, now): queue whatever the level must tell people.
+EscalationNotifier = Callable[
+    [AsyncSession, CaseRow, EscalationLevel, str, datetime], Awaitable[None]
+]
 
 
 @dataclass(frozen=True)
@@ -136,9 +149,14 @@ async def escalate(
     now: datetime,
     tz: tzinfo,
     *,
-    margin: timedelta = DEFAULT_MARGIN,
+    risk: sla.RiskPolicy = sla.DEFAULT_RISK,
+    notify: EscalationNotifier | None = None,
 ) -> EscalationReport:
-    """Escalate open cases at SLA risk, overdue or without first action; idempotent."""
+    """Escalate open cases at SLA risk, overdue or without first action; idempotent.
+
+    ``notify`` is called in the same transaction for each new escalation (it queues the
+    e-mails of the level in the mail outbox, so a mail server that is down blocks nothing).
+    """
     open_values = [s.value for s in OPEN_STATUSES]
     held_values = [s.value for s in ENTITY_HOLDS]
     first_action_cutoff = now - timedelta(hours=sla.FIRST_ACTION_HOURS)
@@ -149,11 +167,12 @@ async def escalate(
             .where(
                 CaseRow.status.in_(open_values),
                 or_(
-                    CaseRow.due_at <= now + margin,
+                    CaseRow.due_at <= now + risk.widest_margin,
                     and_(
                         CaseRow.first_action_at.is_(None),
                         CaseRow.status.in_(held_values),
-                        CaseRow.opened_at <= first_action_cutoff,
+                        func.coalesce(CaseRow.assigned_at, CaseRow.opened_at)
+                        <= first_action_cutoff,
                     ),
                 ),
             )
@@ -162,13 +181,15 @@ async def escalate(
         cases = (await uow.session.scalars(stmt)).all()
         existing = await _levels_of(uow.session, [c.id for c in cases])
         for case in cases:
+            assigned_at = case.assigned_at or case.opened_at
             levels = due_levels(
                 status=CaseStatus(case.status),
-                opened_at=case.opened_at,
+                assigned_at=assigned_at,
                 due_at=case.due_at,
+                sla_days=case.sla_days,
                 first_action_at=case.first_action_at,
                 now=now,
-                margin=margin,
+                risk=risk,
             )
             for level in levels:
                 if level in existing.get(case.id, ()):
@@ -182,7 +203,7 @@ async def escalate(
                 if inserted is None:
                     continue  # another run got there first
                 note = escalation_note(
-                    level, opened_at=case.opened_at, due_at=case.due_at, now=now, tz=tz
+                    level, assigned_at=assigned_at, due_at=case.due_at, now=now, tz=tz
                 )
                 await uow.cases.append_history(
                     CaseHistoryRow(
@@ -196,6 +217,8 @@ async def escalate(
                     )
                 )
                 done.append(Escalation(case.id, case.number, level))
+                if notify is not None:
+                    await notify(uow.session, case, level, note, now)
         await uow.commit()
     return EscalationReport(tuple(done))
 

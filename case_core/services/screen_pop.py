@@ -77,7 +77,7 @@ def case_json(
     visible = can_see_case(
         actor,
         entity_id=case.entity_id,
-        confidential=case.confidential,
+        confidential=case.confidential or case.sensitive,  # "sensible" cases too
         handled_by_user_id=case.registered_by_user_id,
     )
     overdue = bool(now and status is not CaseStatus.CERRADO and case.due_at < now)

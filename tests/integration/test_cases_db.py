@@ -195,6 +195,8 @@ async def test_return_to_311_and_reassignment(seeded, panama):
         now=NOW,
         note="Es basura, no agua.",
     )
+    async with seeded() as uow:
+        aseo = await uow.directory.service_by_code(mupa.id, "aseo")
     with pytest.raises(AccessDenied):
         await act_on_case(
             seeded,
@@ -203,6 +205,8 @@ async def test_return_to_311_and_reassignment(seeded, panama):
             actor=liaison,
             now=NOW,
             new_entity_id=mupa.id,
+            new_service_id=aseo.id,
+            tz=panama,
         )
     await act_on_case(
         seeded,
@@ -211,6 +215,8 @@ async def test_return_to_311_and_reassignment(seeded, panama):
         actor=AGENT,
         now=NOW,
         new_entity_id=mupa.id,
+        new_service_id=aseo.id,
+        tz=panama,
     )
     async with seeded() as uow:
         row = await uow.cases.get(registered.id)

@@ -178,8 +178,10 @@ async def test_given_a_confidential_case_when_another_agent_lists_then_no_number
     other = await desktop.login("agente2", form=False)
     page = await (await other.client.get("/contactos")).text()
     assert number not in page and "Caso confidencial" in page and "Llamar" not in page
+    assert 'href="/casos/' not in page  # no link to a case the agent may not open
     boss = await desktop.login("supervisor", form=False)
-    assert number in await (await boss.client.get("/contactos")).text()
+    boss_page = await (await boss.client.get("/contactos")).text()
+    assert number in boss_page and f'href="/casos/{number}"' in boss_page
 
 
 # -- manual call -----------------------------------------------------------------------

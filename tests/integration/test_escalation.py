@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from cac311.cli import main
 from case_core.db.models import CaseHistoryRow
 from case_core.db.models.escalations import CaseEscalationRow
+from case_core.domain import sla
 from case_core.domain.case import CaseAction, CaseStatus
 from case_core.domain.roles import Actor, Role
 from case_core.services.cases import act_on_case
@@ -74,19 +75,20 @@ async def _notes(uow_factory, case_id: int) -> list[CaseHistoryRow]:
     return [h for h in history if (h.note or "").startswith("Escalado:")]
 
 
-def test_given_open_case_then_levels_follow_first_action_margin_and_due():
+def test_given_open_case_then_levels_follow_first_action_risk_share_and_due():
     opened = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     due = datetime(2026, 11, 13, 4, 59, 59, tzinfo=UTC)  # a 10-day SLA
-    risk = due - timedelta(days=3)
+    risk = due - timedelta(days=2)  # the last 20 % of 10 days
 
-    def levels(now, *, first=None, status=CaseStatus.ASIGNADO, margin=timedelta(days=3)):
+    def levels(now, *, first=None, status=CaseStatus.ASIGNADO, policy=sla.DEFAULT_RISK):
         return due_levels(
             status=status,
-            opened_at=opened,
+            assigned_at=opened,
             due_at=due,
+            sla_days=10,
             first_action_at=first,
             now=now,
-            margin=margin,
+            risk=policy,
         )
 
     assert levels(opened + timedelta(hours=23, minutes=59)) == []
@@ -95,7 +97,7 @@ def test_given_open_case_then_levels_follow_first_action_margin_and_due():
     assert levels(opened + timedelta(hours=24), first=opened) == []
     assert levels(risk - timedelta(seconds=1), first=opened) == []
     assert levels(risk, first=opened) == [L.RIESGO_SLA]
-    assert levels(risk, first=opened, margin=timedelta(days=1)) == []
+    assert levels(risk, first=opened, policy=sla.RiskPolicy(fraction=0.1)) == []
     assert levels(risk) == [L.PRIMERA_ACCION, L.RIESGO_SLA]
     assert levels(due, first=opened) == [L.RIESGO_SLA]  # due at the last second of the day
     assert levels(due + timedelta(seconds=1), first=opened) == [L.VENCIDO]
@@ -114,29 +116,30 @@ async def test_given_cases_when_escalating_over_time_then_each_level_once_with_i
     assert (early.first_action, early.at_risk, early.overdue) == (1, 0, 1)
     assert await _escalations(seeded) == {(late, "vencido"), (late, "primera_accion")}
 
-    # a day later (2026-11-03 11:00 in Panama)
+    # a day later (2026-11-03 11:00 in Panama): fresh has a 3-day SLA, so it is not at risk
+    # yet (the last 20 % of 3 days is less than the one-day minimum)
     now = T0 + timedelta(hours=25)
     report = await escalate(seeded, now, panama)
-    assert (report.first_action, report.at_risk, report.overdue) == (1, 1, 0)
-    expected = {
-        (late, "vencido"),
-        (late, "primera_accion"),
-        (fresh, "primera_accion"),
-        (fresh, "riesgo_sla"),
-    }
+    assert (report.first_action, report.at_risk, report.overdue) == (1, 0, 0)
+    expected = {(late, "vencido"), (late, "primera_accion"), (fresh, "primera_accion")}
     assert await _escalations(seeded) == expected
 
     again = await escalate(seeded, now + timedelta(minutes=5), panama)
     assert again.total == 0 and await _escalations(seeded) == expected
+
+    # its last day (2026-11-05 00:00 in Panama, due at 23:59:59): at risk
+    last_day = datetime(2026, 11, 5, 5, 0, tzinfo=UTC)
+    risky = await escalate(seeded, last_day, panama)
+    assert (risky.first_action, risky.at_risk, risky.overdue) == (0, 1, 0)
+    expected |= {(fresh, "riesgo_sla")}
+    assert await _escalations(seeded) == expected
 
     notes = await _notes(seeded, fresh)
     assert len(notes) == 2
     assert all(not n.public and n.actor_label == "sistema" and n.kind == "note" for n in notes)
     assert all(n.actor_user_id is None for n in notes)
     assert "primera acción dentro de las 24 horas (límite 03/11/2026 10:00)" in notes[0].note
-    assert (
-        notes[1].note == "Escalado: el plazo vence en 2 días (05/11/2026) y el caso sigue abierto."
-    )
+    assert notes[1].note == "Escalado: el plazo vence hoy (05/11/2026) y el caso sigue abierto."
     assert len(await _notes(seeded, late)) == 2 and await _notes(seeded, closed) == []
     async with seeded() as uow:
         public = await uow.cases.history(fresh, public_only=True)
@@ -158,14 +161,14 @@ async def test_given_two_runs_at_once_then_one_row_and_one_note_per_level(seeded
     first, second = await asyncio.gather(
         escalate(seeded, now, panama), escalate(seeded, now, panama)
     )
-    assert first.total + second.total == 4
+    assert first.total + second.total == 3
     async with seeded() as uow:
         notes = await uow.session.scalar(
             select(func.count())
             .select_from(CaseHistoryRow)
             .where(CaseHistoryRow.note.startswith("Escalado:"))
         )
-    assert notes == 4
+    assert notes == 3
     assert len(await _escalations(seeded)) == notes
 
 
@@ -177,7 +180,7 @@ async def test_given_cli_then_escalate_runs_once_and_prints_counts(
     argv = ["cases", "escalate", "--now", "2026-11-03T11:00:00-05:00"]
     assert await asyncio.to_thread(main, argv) == 0
     out = capsys.readouterr().out
-    assert "Casos escalados: 4 (sin primera acción: 2; en riesgo: 1; vencidos: 1)." in out
+    assert "Casos escalados: 3 (sin primera acción: 2; en riesgo: 0; vencidos: 1)." in out
     assert await asyncio.to_thread(main, argv) == 0
     assert "Casos escalados: 0 " in capsys.readouterr().out
     with pytest.raises(SystemExit) as refused:  # argparse: a moment without UTC offset
@@ -196,7 +199,9 @@ async def test_given_escalations_then_supervisor_and_liaison_pages_show_them(des
     assert page.status == 200
     assert fresh.number in text and late.number in text and worked.number not in text
     assert text.index(late.number) < text.index(fresh.number)  # earliest due first
-    assert "Sin primera acción, En riesgo de vencer" in text and "Vencido" in text
+    assert "Sin primera acción" in text and "Vencido" in text
+    assert "En riesgo de vencer" not in text  # a 3-day SLA is not at risk after one day
+    assert f'href="/casos/{fresh.number}"' in text  # each row opens the case page
 
     agent = await _browser(desktop, "agente1", page="/escritorio")
     assert (await agent.get("/supervisor/escalamientos")).status == 403
@@ -205,4 +210,4 @@ async def test_given_escalations_then_supervisor_and_liaison_pages_show_them(des
     listing = await (await idaan.get("/enlace")).text()
     assert "Escalado: Sin primera acción" in listing and "Escalado: Vencido" in listing
     detail = await (await idaan.get(f"/enlace/casos/{fresh.id}")).text()
-    assert "Escalado: En riesgo de vencer" in detail and "sistema" in detail
+    assert "Escalado: Sin primera acción" in detail and "sistema" in detail

@@ -64,7 +64,7 @@ def test_given_an_illegal_move_then_a_spanish_error_names_the_status(status, act
 
 
 def test_allowed_actions_come_from_the_table():
-    assert set(allowed_actions(S.ASIGNADO)) == {A.START, A.RETURN_TO_311, A.CLOSE}
+    assert set(allowed_actions(S.ASIGNADO)) == {A.START, A.RETURN_TO_311, A.CLOSE, A.MERGE}
     assert allowed_actions(S.CERRADO) == [A.REOPEN]
 
 
@@ -84,3 +84,12 @@ def test_only_denuncias_may_be_anonymous_and_then_confidential():
         check_confidentiality(CaseType.QUEJA, anonymous=True, confidential=True)
     with pytest.raises(DomainError):
         check_confidentiality(CaseType.DENUNCIA, anonymous=True, confidential=False)
+
+
+def test_given_a_case_number_typed_with_spaces_or_dashes_then_it_is_parsed():
+    from case_core.domain.case import parse_case_number
+
+    for typed in ("2026000007", "2026 000 007", " 2026-000007 ", "2026.000.007"):
+        assert parse_case_number(typed) == "2026000007", typed
+    for other in ("", "8-123-456", "2026 00 007", "abc2026000007", "6123-4567"):
+        assert parse_case_number(other) is None, other

@@ -46,5 +46,29 @@ def test_first_action_and_risk():
     opened = datetime(2026, 11, 1, 15, 0, tzinfo=UTC)
     assert sla.first_action_due_at(opened) == opened + timedelta(hours=24)
     due = sla.due_at(opened, 10, PANAMA)
-    assert not sla.at_risk(due, opened)
-    assert sla.at_risk(due, due - timedelta(days=1))
+    assert not sla.at_risk(due, opened, 10)
+    assert sla.at_risk(due, due - timedelta(days=1), 10)
+
+
+def test_given_a_3_day_service_when_its_first_evening_then_not_at_risk():
+    # Opened Monday 10:00 Panama; due Thursday 23:59:59. The old fixed 3-day margin made it
+    # "at risk" from Monday 23:59:59.
+    opened = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    due = sla.due_at(opened, 3, PANAMA)
+    evening = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)  # Monday 21:00 in Panama
+    assert not sla.at_risk(due, evening, 3)
+    # 20 % of 3 days is less than a day: at risk in the last day only.
+    assert not sla.at_risk(due, due - timedelta(days=1, seconds=1), 3)
+    assert sla.at_risk(due, due - timedelta(days=1), 3)
+
+
+def test_given_a_30_day_service_then_at_risk_in_its_last_six_days_and_configurable():
+    opened = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    due = sla.due_at(opened, 30, PANAMA)
+    assert not sla.at_risk(due, due - timedelta(days=6, seconds=1), 30)
+    assert sla.at_risk(due, due - timedelta(days=6), 30)
+    half = sla.RiskPolicy.from_percent(50, 1)
+    assert sla.at_risk(due, due - timedelta(days=15), 30, policy=half)
+    assert sla.RiskPolicy(fraction=0.1, min_days=2).margin(10) == timedelta(days=2)
+    with pytest.raises(ValueError):
+        sla.RiskPolicy(fraction=0)

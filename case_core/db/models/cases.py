@@ -53,10 +53,17 @@ class CaseRow(CreatedAt, Base):
     sla_days: Mapped[int]
     opened_at: Mapped[datetime]
     due_at: Mapped[datetime]
+    # When the entity holding the case received it (registration or latest reassignment):
+    # its 24-hour first action and its due date run from here. NULL when never routed.
+    assigned_at: Mapped[datetime | None]
     first_action_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     resolved_at_first_contact: Mapped[bool] = mapped_column(default=False)
     needs_review: Mapped[bool] = mapped_column(default=False)
+    reopened_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    merged_into_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    sensitive: Mapped[bool] = mapped_column(default=False, server_default="false")
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("entity_offices.id"), index=True)
     registered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", use_alter=True), index=True)
     pop_to_save_seconds: Mapped[float | None]

@@ -32,3 +32,4 @@ class UserRow(CreatedAt, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     phone_interface: Mapped[str | None] = mapped_column(String(80), unique=True)  # PJSIP/1001
     active: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[str | None] = mapped_column(String(200))  # escalation notices
