@@ -314,3 +314,33 @@ async def survey_entries(session: AsyncSession, ctx: TimelineContext) -> list[Ti
             )
         )
     return entries
+
+
+@register_source
+async def audit_entries(session: AsyncSession, ctx: TimelineContext) -> list[TimelineEntry]:
+    """Quality audits and the entity's replies: internal, shown to 3-1-1 staff only."""
+    from case_core.domain.roles import is_liaison
+    from case_core.services.quality.audits import audit_timeline_entries
+
+    if is_liaison(ctx.actor.role):
+        return []
+    entries = []
+    for case_id in ctx.case_ids:
+        for n, row in enumerate(await audit_timeline_entries(session, case_id)):
+            entries.append(
+                TimelineEntry(
+                    at=row["at"],
+                    kind="auditoria",
+                    title=(
+                        "Auditoría de calidad"
+                        if row["kind"] == "audit"
+                        else "Respuesta de la entidad a la auditoría"
+                    ),
+                    detail=row["text"],
+                    actor=row["who"] or "",
+                    public=False,
+                    case_number=ctx.from_duplicate(case_id),
+                    seq=n,
+                )
+            )
+    return entries
