@@ -149,6 +149,32 @@ def parse_environment(buffer: bytes) -> tuple[AgiEnvironment | None, bytes]:
             raise AgiProtocolError("environment block too large")
 
 
+class AgiEnvironmentReader:
+    """Incremental `parse_environment`: the block is parsed once, when its empty line (or
+    more than `MAX_ENV_BYTES`) has arrived, so a peer that trickles it byte by byte costs
+    linear time. The first chunk is checked at once so garbage is refused early."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._checked = False
+        self.rest = b""
+
+    def feed(self, data: bytes) -> AgiEnvironment | None:
+        """Add bytes; the environment once complete (then `rest` holds what follows)."""
+        tail_from = max(0, len(self._buf) - 2)
+        self._buf += data
+        tail = self._buf[tail_from:]
+        if self._checked and len(self._buf) <= MAX_ENV_BYTES and not (
+            b"\n\n" in tail or b"\n\r\n" in tail
+        ):
+            return None
+        self._checked = True
+        env, rest = parse_environment(bytes(self._buf))
+        if env is not None:
+            self.rest = rest
+        return env
+
+
 def _check_partial_env(buffer: bytes, pos: int) -> None:
     if len(buffer) > MAX_ENV_BYTES:
         raise AgiProtocolError("environment block too large")

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from ivr.agi.channel import DEFAULT_COMMAND_TIMEOUT, AgiChannel
 from ivr.agi.errors import AgiError, AgiHangup, AgiProtocolError, AgiTimeout
-from ivr.agi.protocol import AgiEnvironment, parse_environment
+from ivr.agi.protocol import AgiEnvironment, AgiEnvironmentReader
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class FastAgiServer:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _read_env(self, reader: asyncio.StreamReader) -> tuple[AgiEnvironment, bytes] | None:
-        buffer = b""
+        parser = AgiEnvironmentReader()
         try:
             async with asyncio.timeout(self.env_timeout):
                 while True:
@@ -176,10 +176,9 @@ class FastAgiServer:
                     if not chunk:
                         log.debug("FastAGI client closed before the environment block ended")
                         return None
-                    buffer += chunk
-                    env, rest = parse_environment(buffer)
+                    env = parser.feed(chunk)
                     if env is not None:
-                        return env, rest
+                        return env, parser.rest
         except TimeoutError:
             log.warning("FastAGI environment block not received within %.1fs", self.env_timeout)
         except AgiProtocolError as exc:

@@ -241,3 +241,29 @@ def test_form_parsing_work_per_byte_is_bounded(size):
     spent = work(lambda: _parse_form(body, "application/x-www-form-urlencoded"))
     # The event loop's own start-up is the fixed cost; then aiohttp/urllib work per byte.
     assert spent <= 50_000 + MAX_WORK_PER_BYTE * len(body)
+
+
+@BUDGET
+@given(st.integers(min_value=1, max_value=120), st.integers(min_value=1, max_value=32))
+def test_agi_environment_trickled_in_small_chunks_costs_linear_work(n_lines, chunk):
+    from ivr.agi.protocol import AgiEnvironmentReader
+
+    data = (
+        b"agi_network: yes\n"
+        + b"".join(b"agi_arg_%d: valor\n" % (i + 1) for i in range(n_lines))
+        + b"\nANSWER-reply-bytes"
+    )
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    reader = AgiEnvironmentReader()
+    found = []
+
+    def run() -> None:
+        for c in chunks:
+            env = reader.feed(c)
+            if env is not None:
+                found.append(env)
+                return
+
+    spent = work(run)
+    assert found and len(found[0].args) == n_lines
+    assert spent <= FIXED_COST + MAX_WORK_PER_BYTE * len(data)
