@@ -70,6 +70,7 @@ async def _linked_call(w: World, link: str, *, confidential: bool, n: int) -> in
             direction="outbound" if link == "callback_leg" else "inbound",
             recording_path=rel,
             started_at=NOW - timedelta(hours=1),
+            ended_at=NOW - timedelta(minutes=55),  # the recordings list plays ended calls only
             agent_user_id=w.users["agente1"].user_id,
             callback_id=callback_id if link == "callback_leg" else None,
         )
