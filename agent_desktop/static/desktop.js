@@ -239,6 +239,7 @@
       }
       $("numero-caso").textContent = data.number_spaced;
       $("numero-caso").dataset.numero = data.number;
+      $("codigo-seguimiento").textContent = data.tracking_code_spaced;
       $("caso-detalle").textContent = "Estado: " + data.status_label + " · Fecha límite: " + data.due;
       $("btn-leer-numero").hidden = !data.pop_id;
       $("resultado-lectura").textContent = "";

@@ -11,7 +11,6 @@ from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain import sla
 from case_core.domain.case import (
     ENTITY_ACTIONS,
-    STATUS_LABELS,
     CaseAction,
     CaseStatus,
     CaseType,
@@ -19,11 +18,36 @@ from case_core.domain.case import (
     apply_action,
     check_confidentiality,
     format_case_number,
-    is_case_number,
 )
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.phone import normalise_phone
 from case_core.domain.roles import Actor, Role
+from case_core.domain.tracking import hash_tracking_code, new_tracking_code
+
+
+def check_email(address: str) -> str:
+    """A plausible e-mail address (one @, a dot in the domain, no spaces), lower-cased domain."""
+    text = (address or "").strip()
+    local_part, sep, domain = text.rpartition("@")
+    if (
+        not sep
+        or not local_part
+        or "." not in domain
+        or len(text) > 200
+        or any(ch.isspace() or ch in "<>,;\"" for ch in text)
+    ):
+        raise DomainError("El correo electrónico no es válido.")
+    return f"{local_part}@{domain.lower()}"
+
+
+def check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    """Both or neither, and on Earth."""
+    if (latitude is None) != (longitude is None):
+        raise DomainError("Indique la latitud y la longitud, o ninguna.")
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise DomainError("La latitud debe estar entre -90 y 90.")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise DomainError("La longitud debe estar entre -180 y 180.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +68,9 @@ class RegisterCase:
     call_id: int | None = None
     pop_to_save_seconds: float | None = None
     resolved_at_first_contact: bool = False
+    contact_email: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,8 @@ class RegisteredCase:
     number: str
     status: CaseStatus
     due_at: datetime
+    # The private tracking code in clear: shown once for the read-back, never stored.
+    tracking_code: str = ""
 
 
 async def register_case(
@@ -74,6 +103,11 @@ async def register_case(
     contact_phone = normalise_phone(command.contact_phone) if command.contact_phone else None
     if command.resolved_at_first_contact and case_type is not CaseType.CONSULTA:
         raise DomainError("Solo una consulta se cierra en el primer contacto.")
+    contact_email = check_email(command.contact_email) if command.contact_email else None
+    check_coordinates(command.latitude, command.longitude)
+    tracking_code = new_tracking_code()
+    # Hashed before the transaction: scrypt costs milliseconds, no lock is held meanwhile.
+    tracking_code_hash = hash_tracking_code(tracking_code)
 
     async with uow_factory() as uow:
         entity = await uow.directory.entity(command.entity_id)
@@ -111,6 +145,10 @@ async def register_case(
             registered_by_user_id=actor.user_id,
             call_id=command.call_id,
             pop_to_save_seconds=command.pop_to_save_seconds,
+            tracking_code_hash=tracking_code_hash,
+            contact_email=None if command.anonymous else contact_email,
+            latitude=command.latitude,
+            longitude=command.longitude,
         )
         await uow.cases.add(row)
         await uow.cases.append_history(
@@ -149,7 +187,9 @@ async def register_case(
                 )
             )
         await uow.commit()
-        return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at)
+        return RegisteredCase(
+            row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code
+        )
 
 
 async def act_on_case(
@@ -230,38 +270,6 @@ async def add_note(
             _history(row, actor, now, kind="note", note=text, public=public)
         )
         await uow.commit()
-
-
-@dataclass(frozen=True)
-class PhoneStatus:
-    """What the IVR reads to a caller about a case."""
-
-    number: str
-    status: CaseStatus
-    status_label: str
-    entity_name: str
-    entity_code: str
-    days_left: int | None  # None once closed; negative when overdue
-
-
-async def status_for_caller(
-    uow_factory: UnitOfWorkFactory, *, number: str, now: datetime, tz: ZoneInfo
-) -> PhoneStatus | None:
-    """The status of a case by its number, or None when no such case exists."""
-    number = (number or "").strip()
-    if not is_case_number(number):
-        return None
-    async with uow_factory() as uow:
-        row = await uow.cases.by_number(number)
-        if row is None:
-            return None
-        entity = await uow.directory.entity(row.entity_id)
-        assert entity is not None
-        status = CaseStatus(row.status)
-        left = None if status is CaseStatus.CERRADO else sla.days_left(row.due_at, now, tz)
-        return PhoneStatus(
-            row.number, status, STATUS_LABELS[status], entity.name, entity.code, left
-        )
 
 
 def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:

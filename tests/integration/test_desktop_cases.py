@@ -233,3 +233,60 @@ async def test_given_citizen_then_search_and_page_show_identity_cases_and_calls(
     assert "02/11/2026 10:00" in page and "125" in page  # call time in America/Panama
     missing = await agent.client.get("/ciudadanos/999999")
     assert missing.status == 404 and "El ciudadano no existe." in await missing.text()
+
+
+async def test_given_a_saved_case_then_the_agent_sees_a_tracking_code_that_is_stored_hashed(
+    desktop,
+):
+    from case_core.domain.tracking import verify_tracking_code
+
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    response = await agent.post(
+        "/casos",
+        {
+            "tipo": "queja",
+            "servicio_id": str(service.id),
+            "descripcion": "No llega agua a la barriada.",
+            "correo": "rosa@example.org",
+        },
+    )
+    data = await response.json()
+    code = data["tracking_code"]
+    assert len(code) == 6 and code.isdigit()
+    assert data["tracking_code_spaced"] == f"{code[:3]} {code[3:]}"
+    async with desktop.uow_factory() as uow:
+        case = await uow.cases.by_number(data["number"])
+    assert code not in case.tracking_code_hash and verify_tracking_code(
+        code, case.tracking_code_hash
+    )
+    assert case.contact_email == "rosa@example.org"
+
+
+async def test_given_a_walk_in_during_a_call_then_the_case_is_not_linked_to_the_call(
+    desktop, other_process
+):
+    _, pop_id = await _call_and_pop(other_process)
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    for channel in ("presencial", "redes"):
+        response = await agent.post(
+            "/casos",
+            {
+                "pop_id": str(pop_id),
+                "canal": channel,
+                "tipo": "queja",
+                "servicio_id": str(service.id),
+                "descripcion": "Reclamo presentado en ventanilla.",
+            },
+        )
+        data = await response.json()
+        assert data["channel"] == channel and data["call_id"] is None
+        async with desktop.uow_factory() as uow:
+            case = await uow.cases.by_number(data["number"])
+        assert case.channel == channel and case.call_id is None
+    bad = await agent.post(
+        "/casos",
+        {"canal": "fax", "tipo": "queja", "servicio_id": str(service.id), "descripcion": "x" * 9},
+    )
+    assert bad.status == 400 and "canal" in (await bad.json())["error"]
