@@ -71,6 +71,8 @@ class RegisterCase:
     contact_email: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    declared_name: str | None = None
+    declared_cedula: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ async def register_case(
             contact_email=None if command.anonymous else contact_email,
             latitude=command.latitude,
             longitude=command.longitude,
+            declared_name=None if command.anonymous else command.declared_name,
+            declared_cedula=None if command.anonymous else command.declared_cedula,
         )
         await uow.cases.add(row)
         await uow.cases.append_history(

@@ -6,6 +6,7 @@ from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow
 from case_core.db.models.calls import CallRow, IvrSessionRow, IvrStepRow
 from case_core.db.models.cases import CaseHistoryRow, CaseNumberCounterRow, CaseRow
 from case_core.db.models.citizen_channels import (  # noqa: F401
+    AttachmentAccessRow,
     CaseAttachmentRow,
     Open311KeyRow,
     Open311PostRow,

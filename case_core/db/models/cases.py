@@ -67,6 +67,10 @@ class CaseRow(CreatedAt, Base):
     contact_email: Mapped[str | None] = mapped_column(String(200))
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
+    # Identity a citizen typed on the web, an app or an e-mail: unverified, so it is kept on
+    # the case and never merged into the citizens registry (an agent links it after checking).
+    declared_name: Mapped[str | None] = mapped_column(String(160))
+    declared_cedula: Mapped[str | None] = mapped_column(String(20))
 
 
 class CaseHistoryRow(Base):

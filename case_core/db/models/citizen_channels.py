@@ -70,3 +70,16 @@ class Open311PostRow(Base):
     outcome: Mapped[str] = mapped_column(String(24))
     http_status: Mapped[int]
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
+class AttachmentAccessRow(Base):
+    """Who opened which attachment, and when (append-only by convention: no code updates it)."""
+
+    __tablename__ = "attachment_access_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("case_attachments.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(20))

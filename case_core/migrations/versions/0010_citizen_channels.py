@@ -23,6 +23,8 @@ def upgrade() -> None:
     op.add_column("cases", sa.Column("contact_email", sa.String(200)))
     op.add_column("cases", sa.Column("latitude", sa.Float()))
     op.add_column("cases", sa.Column("longitude", sa.Float()))
+    op.add_column("cases", sa.Column("declared_name", sa.String(160)))
+    op.add_column("cases", sa.Column("declared_cedula", sa.String(20)))
 
     op.create_table(
         "case_attachments",
@@ -38,6 +40,17 @@ def upgrade() -> None:
         sa.CheckConstraint("source IN ('web','correo','app')", name=op.f("ck_case_attachments_source")),
     )
     op.create_index(op.f("ix_case_attachments_case_id"), "case_attachments", ["case_id"])
+
+    op.create_table(
+        "attachment_access_log",
+        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("at", TZ, nullable=False),
+        sa.Column("attachment_id", sa.BigInteger(), sa.ForeignKey("case_attachments.id", name=op.f("fk_attachment_access_log_attachment_id_case_attachments")), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", name=op.f("fk_attachment_access_log_user_id_users"))),
+        sa.Column("username", sa.String(60), nullable=False),
+        sa.Column("role", sa.String(20), nullable=False),
+    )
+    op.create_index(op.f("ix_attachment_access_log_at"), "attachment_access_log", ["at"])
 
     op.create_table(
         "rate_events",
@@ -78,6 +91,7 @@ def downgrade() -> None:
     op.drop_table("open311_post_log")
     op.drop_table("open311_api_keys")
     op.drop_table("rate_events")
+    op.drop_table("attachment_access_log")
     op.drop_table("case_attachments")
-    for column in ("longitude", "latitude", "contact_email", "tracking_code_hash"):
+    for column in ("declared_cedula", "declared_name", "longitude", "latitude", "contact_email", "tracking_code_hash"):
         op.drop_column("cases", column)
