@@ -198,7 +198,5 @@ def public_timeline(
         if label is None and not note:
             continue
         automatic = h.kind == "status" and h.action in _ROUTING_ACTIONS
-        entries.append(
-            TimelineEntry(h.at, "status" if label else "note", label, note, automatic)
-        )
+        entries.append(TimelineEntry(h.at, "status" if label else "note", label, note, automatic))
     return entries

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from case_core.db.models import CaseHistoryRow, CaseRow
-from case_core.db.uow import UnitOfWorkFactory
+from case_core.db.uow import UnitOfWork, UnitOfWorkFactory
 from case_core.domain import sla
 from case_core.domain.case import (
     ENTITY_ACTIONS,
@@ -23,6 +25,7 @@ from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.phone import normalise_phone
 from case_core.domain.roles import Actor, Role
 from case_core.domain.tracking import hash_tracking_code, new_tracking_code
+from case_core.services.citizen_mail import queue_confirmation, queue_update_notice
 
 
 def check_email(address: str) -> str:
@@ -34,7 +37,7 @@ def check_email(address: str) -> str:
         or not local_part
         or "." not in domain
         or len(text) > 200
-        or any(ch.isspace() or ch in "<>,;\"" for ch in text)
+        or any(ch.isspace() or ch in '<>,;"' for ch in text)
     ):
         raise DomainError("El correo electrónico no es válido.")
     return f"{local_part}@{domain.lower()}"
@@ -190,10 +193,9 @@ async def register_case(
                     public=True,
                 )
             )
+        await queue_confirmation(uow.session, row, tracking_code=tracking_code, now=now)
         await uow.commit()
-        return RegisteredCase(
-            row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code
-        )
+        return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code)
 
 
 async def act_on_case(
@@ -246,6 +248,8 @@ async def act_on_case(
                 public=public,
             )
         )
+        if public:
+            await _notify_citizen(uow, row, now, new_status=change, note=note, routing=action)
         await uow.commit()
         return change
 
@@ -273,7 +277,29 @@ async def add_note(
         await uow.cases.append_history(
             _history(row, actor, now, kind="note", note=text, public=public)
         )
+        if public:
+            await _notify_citizen(uow, row, now, note=text)
         await uow.commit()
+
+
+async def _notify_citizen(
+    uow: UnitOfWork,
+    row: CaseRow,
+    now: datetime,
+    *,
+    new_status: CaseStatus | None = None,
+    note: str | None = None,
+    routing: CaseAction | None = None,
+) -> None:
+    """Queue the citizen's notice of the history entry just appended (public only)."""
+    if row.confidential and routing in (CaseAction.ASSIGN, CaseAction.REASSIGN):
+        note = None  # "Reasignado a <entity>" would name the entity of a confidential case
+    last = await uow.session.scalar(
+        select(func.max(CaseHistoryRow.id)).where(CaseHistoryRow.case_id == row.id)
+    )
+    await queue_update_notice(
+        uow.session, row, history_id=last or 0, now=now, new_status=new_status, note=note
+    )
 
 
 def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:
