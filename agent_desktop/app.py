@@ -42,6 +42,7 @@ from cac311.config import Settings
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.services.agents import agent_state_by_id, latest_agent_state
+from open311.web import setup_open311_routes
 
 log = logging.getLogger(__name__)
 
@@ -200,5 +201,13 @@ def init_app(
     setup_liaison_routes(app)
     setup_contact_center_routes(app)
     setup_citizen_routes(app)
+    setup_open311_routes(
+        app,
+        uow_factory=uow_factory,
+        clock=clock,
+        tz=settings.tz,
+        jurisdiction_id=settings.open311_jurisdiction,
+        public_origin=settings.public_origin,
+    )
     r.add_static("/static", HERE / "static", append_version=True)
     return app

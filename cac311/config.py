@@ -65,6 +65,9 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    open311_jurisdiction: str = "311.gob.pa"
+    intake_bind: HostPort | None = None
+    intake_domain: str = "311.gob.pa"
     smtp: SmtpSettings = SmtpSettings(host="")
 
     @property
@@ -202,6 +205,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["holidays"] = _holidays(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
+    if (raw := get("OPEN311_JURISDICTION")) is not None:
+        values["open311_jurisdiction"] = raw.strip()
+    if (raw := get("INTAKE_BIND")) is not None:
+        values["intake_bind"] = _host_port("INTAKE_BIND", raw) if raw.strip() else None
+    if (raw := get("INTAKE_DOMAIN")) is not None:
+        values["intake_domain"] = raw.strip().lower()
     if any(get(name) is not None for name in SMTP_VARIABLES):
         values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]

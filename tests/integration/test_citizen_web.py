@@ -3,52 +3,27 @@ with the tracking code, abuse controls, attachment access and the citizen's e-ma
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import timedelta
 
-import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from agent_desktop.app import LISTENER, init_app
-from cac311.config import Settings
 from case_core.db.models import AttachmentAccessRow, CaseAttachmentRow, CaseRow, CitizenRow
 from case_core.domain.case import CaseAction
 from case_core.domain.roles import Actor, Role
 from case_core.services.cases import act_on_case, add_note
 from mailer.delivery import deliver_due_mail
-from tests.integration.test_desktop_support import (
-    START,
-    Desktop,
-    FakeClock,
-    FakeQueueControl,
-)
+from tests.integration.citizen_support import make_web_fixture
+from tests.integration.test_desktop_support import START
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ENVIO = re.compile(r'name="envio" value="([^"]+)"')
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200 + b"\xff\xd9"
 
 
-@pytest.fixture
-async def web(seeded, engine, tmp_path):
-    clock = FakeClock(START)
-    app = init_app(
-        Settings(recordings_dir=tmp_path),
-        uow_factory=seeded,
-        engine=engine,
-        queue_control=FakeQueueControl(),
-        clock=clock,
-    )
-    server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server()
-    await asyncio.wait_for(app[LISTENER].connected.wait(), 5)
-    desk = Desktop(app, server, clock, FakeQueueControl(), seeded)
-    yield desk
-    for client in desk.clients:
-        await client.close()
-    await server.close()
+web = make_web_fixture()
 
 
 async def _service_id(uow_factory, entity="IDAAN", code="fuga") -> int:
