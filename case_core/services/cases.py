@@ -76,6 +76,8 @@ class RegisterCase:
     longitude: float | None = None
     declared_name: str | None = None
     declared_cedula: str | None = None
+    # False leaves the case "registrado" for an agent to classify (e-mail intake).
+    assign: bool = True
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ async def register_case(
                     public=True,
                 )
             )
-        else:
+        elif command.assign:
             _apply(row, CaseAction.ASSIGN, now)
             await uow.cases.append_history(
                 _history(
@@ -196,6 +198,61 @@ async def register_case(
         await queue_confirmation(uow.session, row, tracking_code=tracking_code, now=now)
         await uow.commit()
         return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code)
+
+
+async def classify_case(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    case_id: int,
+    service_id: int,
+    case_type: CaseType,
+    actor: Actor,
+    now: datetime,
+    tz: ZoneInfo,
+) -> CaseStatus:
+    """Give a case that arrived unclassified (e-mail) its type and service, and route it."""
+    case_type = CaseType(case_type)
+    async with uow_factory() as uow:
+        row = await uow.cases.get(case_id, for_update=True)
+        if row is None:
+            raise NotFound("El caso no existe.")
+        if actor.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+            raise AccessDenied("Solo el 3-1-1 clasifica los casos recibidos.")
+        if CaseStatus(row.status) is not CaseStatus.REGISTRADO:
+            raise DomainError("Este caso ya fue clasificado.")
+        service = await uow.directory.service(service_id)
+        entity = await uow.directory.entity(service.entity_id) if service else None
+        if service is None or entity is None or not service.active or not entity.active:
+            raise NotFound("El servicio elegido no existe.")
+        row.type = case_type.value
+        row.confidential = row.confidential or case_type is CaseType.DENUNCIA
+        row.entity_id, row.service_id, row.sla_days = entity.id, service.id, service.sla_days
+        row.due_at = sla.due_at(row.opened_at, service.sla_days, tz)
+        change = _apply(row, CaseAction.ASSIGN, now)
+        await uow.cases.append_history(
+            _history(
+                row,
+                actor,
+                now,
+                kind="status",
+                action=CaseAction.ASSIGN,
+                from_status=CaseStatus.REGISTRADO,
+                to_status=change,
+                entity_id=entity.id,
+                note=f"Asignado a {entity.name}.",
+                public=True,
+            )
+        )
+        await _notify_citizen(
+            uow,
+            row,
+            now,
+            new_status=change,
+            routing=CaseAction.ASSIGN,
+            note=None if row.confidential else f"Asignado a {entity.name}.",
+        )
+        await uow.commit()
+        return change
 
 
 async def act_on_case(

@@ -50,7 +50,9 @@ async def queue_confirmation(
         f"Tipo: {TYPE_LABELS[CaseType(row.type)]}",
         f"Estado: {STATUS_LABELS[CaseStatus(row.status)]}",
     ]
-    if not row.confidential:
+    if row.status == CaseStatus.REGISTRADO.value:
+        lines.append("Un agente del 3-1-1 lo revisará y lo enviará a la entidad que corresponda.")
+    elif not row.confidential:
         entity = await session.get(EntityRow, row.entity_id)
         if entity is not None:
             lines.append(f"Entidad responsable: {entity.name}")

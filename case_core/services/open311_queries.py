@@ -55,9 +55,7 @@ async def services(
         stmt = stmt.where(ServiceRow.id == service_id)
     async with uow_factory() as uow:
         rows = (await uow.session.execute(stmt)).all()
-    return [
-        ServiceInfo(s.id, s.name, s.sla_days, e.code, e.name, e.short_name) for s, e in rows
-    ]
+    return [ServiceInfo(s.id, s.name, s.sla_days, e.code, e.name, e.short_name) for s, e in rows]
 
 
 async def public_requests(
