@@ -14,7 +14,8 @@ import jinja2
 from aiohttp import BodyPartReader, web
 
 from agent_desktop.auth import cookie_secure
-from agent_desktop.citizen.staff import attachment
+from agent_desktop.citizen.keys import TEMPLATES
+from agent_desktop.citizen.staff import attachment, classify, to_classify
 from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.domain.case import TYPE_LABELS, CaseType, Channel
@@ -37,7 +38,6 @@ from recordings import attachments as files
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-TEMPLATES = web.AppKey("citizen_templates", jinja2.Environment)
 CSRF_COOKIE = "cac311_csrf_ciudadano"
 CSRF_MESSAGE = "El formulario caducó. Vuelva a cargar la página e inténtelo de nuevo."
 WEB_FILINGS = Limit("web_caso", 10, timedelta(hours=1))
@@ -66,7 +66,13 @@ class FormProblem(Exception):
 def setup_citizen_routes(app: web.Application) -> None:
     """Add ``/ciudadano/...`` and the staff route for case attachments to the desktop app."""
     app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(HERE / "templates"),
+                # Staff pages extend the desktop's layout as "desk/base.html".
+                jinja2.PrefixLoader({"desk": jinja2.FileSystemLoader(HERE.parent / "templates")}),
+            ]
+        ),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.ChainableUndefined,
     )
@@ -78,6 +84,8 @@ def setup_citizen_routes(app: web.Application) -> None:
     r.add_get("/ciudadano/nuevo", filing_form)
     r.add_post("/ciudadano/nuevo", file_case)
     r.add_get(r"/casos/{case_id:\d{1,18}}/adjuntos/{attachment_id:\d{1,18}}", attachment)
+    r.add_get("/correo/por-clasificar", to_classify)
+    r.add_post(r"/casos/{case_id:\d{1,18}}/clasificar", classify)
     r.add_static("/ciudadano/estatico", HERE / "static")
 
 

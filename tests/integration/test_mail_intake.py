@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -120,3 +121,54 @@ async def test_other_domains_are_refused_and_robots_get_no_answer(intake, seeded
         cases = (await uow.session.scalars(select(CaseRow))).all()
     assert len(cases) == 2 and all(c.contact_email is None for c in cases)
     assert (await deliver_due_mail(seeded, smtp_server.settings, now=NOW)) == 0
+
+
+async def test_agents_classify_e_mail_cases_from_their_queue(intake, seeded, engine):
+    port, _ = intake
+    _, reply = await _send(port, _message())
+    number = re.search(r"caso (\d{10})", reply).group(1)
+    from aiohttp.test_utils import TestServer
+
+    from agent_desktop.app import LISTENER, init_app
+    from cac311.config import Settings
+    from tests.integration.test_desktop_support import CSRF_RE, Desktop, FakeClock, FakeQueueControl
+
+    app = init_app(
+        Settings(recordings_dir=intake[1]),
+        uow_factory=seeded,
+        engine=engine,
+        queue_control=FakeQueueControl(),
+        clock=FakeClock(NOW),
+    )
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        await asyncio.wait_for(app[LISTENER].connected.wait(), 5)
+        desk = Desktop(app, server, FakeClock(NOW), FakeQueueControl(), seeded)
+        agent = await desk.login("agente1", form=False)
+        page = await agent.client.get("/correo/por-clasificar", params={"q": "basura"})
+        html = await page.text()
+        assert page.status == 200 and f"Caso {number}" in html and "nota.pdf" in html
+        async with seeded() as uow:
+            case = await uow.cases.by_number(number)
+            mupa = await uow.directory.entity_by_code("MUPA")
+            service = await uow.directory.service_by_code(mupa.id, "aseo")
+        pdf_link = re.search(r'href="(/casos/\d+/adjuntos/\d+)">nota.pdf', html).group(1)
+        got = await agent.client.get(pdf_link)
+        assert got.status == 200 and await got.read() == PDF  # nobody registered it: agents may
+        csrf = CSRF_RE.search(html).group(1)
+        done = await agent.client.post(
+            f"/casos/{case.id}/clasificar",
+            data={"csrf_token": csrf, "tipo": "queja", "servicio_id": str(service.id)},
+            allow_redirects=False,
+        )
+        assert done.status == 303
+        async with seeded() as uow:
+            case = await uow.cases.by_number(number)
+        assert (case.status, case.type, case.entity_id) == ("asignado", "queja", mupa.id)
+        again = await agent.client.get("/correo/por-clasificar")
+        assert f"Caso {number}" not in await again.text()
+        for client in desk.clients:
+            await client.close()
+    finally:
+        await server.close()
