@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the AMI client is imported only by the parts that use it
 
 log = logging.getLogger(__name__)
 
-PARTS = ("ivr", "ami", "web", "dialer")
+PARTS = ("ivr", "ami", "web", "dialer", "intake")
 
 
 def utc_now() -> datetime:
@@ -159,6 +159,9 @@ async def start_ami(rt: Runtime) -> None:
                 log.warning("could not record the AMI link of %s as down at shutdown", name)
 
     rt.stack.push_async_callback(detach)
+
+
+from cac311.intake_part import start_intake  # noqa: E402 (after Runtime, which it types)
 
 
 async def start_web(rt: Runtime) -> None:
@@ -290,6 +293,7 @@ STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {
     "ami": start_ami,
     "web": start_web,
     "dialer": start_dialer,
+    "intake": start_intake,
 }
 
 

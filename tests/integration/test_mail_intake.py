@@ -172,3 +172,22 @@ async def test_agents_classify_e_mail_cases_from_their_queue(intake, seeded, eng
             await client.close()
     finally:
         await server.close()
+
+
+async def test_serve_runs_the_intake_part_when_configured(seeded, migrated_database, tmp_path):
+    from cac311.bootstrap import running_parts
+    from cac311.config import HostPort, Settings
+
+    settings = Settings(
+        database_url=migrated_database,
+        intake_bind=HostPort("127.0.0.1", 0),
+        intake_domain="311.gob.pa",
+        recordings_dir=tmp_path,
+        health_bind=HostPort("127.0.0.1", 0),
+    )
+    async with running_parts(settings, {"intake"}) as rt:
+        _, reply = await _send(rt.ports["intake"], _message())
+        assert re.search(r"caso \d{10}", reply)
+    unconfigured = Settings(database_url=migrated_database, health_bind=HostPort("127.0.0.1", 0))
+    async with running_parts(unconfigured, {"intake"}) as rt:
+        assert "intake" not in rt.ports
