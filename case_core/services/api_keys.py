@@ -123,3 +123,19 @@ async def log_post(
             )
         )
         await uow.commit()
+
+
+async def rotate_api_key(
+    uow_factory: UnitOfWorkFactory, name: str, *, requests_per_hour: int = DEFAULT_PER_HOUR
+) -> str:
+    """A fresh key under ``name`` (created, or replacing and un-revoking the old one)."""
+    key = PREFIX + secrets.token_urlsafe(32)
+    async with uow_factory() as uow:
+        row = await uow.session.scalar(select(Open311KeyRow).where(Open311KeyRow.name == name))
+        if row is None:
+            row = Open311KeyRow(name=name)
+            uow.session.add(row)
+        row.prefix, row.key_hash = key[: len(PREFIX) + 4], key_hash(key)
+        row.requests_per_hour, row.revoked_at = requests_per_hour, None
+        await uow.commit()
+    return key
