@@ -68,6 +68,8 @@ class Settings:
     open311_jurisdiction: str = "311.gob.pa"
     intake_bind: HostPort | None = None
     intake_domain: str = "311.gob.pa"
+    # Reverse proxies whose X-Forwarded-For names the client (per-IP limits of the citizen web).
+    trusted_proxies: tuple[str, ...] = ()
     smtp: SmtpSettings = SmtpSettings(host="")
 
     @property
@@ -211,6 +213,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["intake_bind"] = _host_port("INTAKE_BIND", raw) if raw.strip() else None
     if (raw := get("INTAKE_DOMAIN")) is not None:
         values["intake_domain"] = raw.strip().lower()
+    if (raw := get("TRUSTED_PROXIES")) is not None:
+        values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
     if any(get(name) is not None for name in SMTP_VARIABLES):
         values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]

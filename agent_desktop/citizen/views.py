@@ -94,7 +94,13 @@ async def _to_home(request: web.Request) -> web.StreamResponse:
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "desconocido"
+    """The citizen's address: the peer, or the last hop a trusted reverse proxy added."""
+    peer = request.remote or "desconocido"
+    if peer in request.config_dict[SETTINGS].trusted_proxies:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded[:64]
+    return peer
 
 
 def _render(

@@ -12,12 +12,12 @@ from cac311.config import Settings
 from tests.integration.test_desktop_support import START, Desktop, FakeClock, FakeQueueControl
 
 
-def make_web_fixture():  # type: ignore[no-untyped-def]
+def make_web_fixture(**settings):  # type: ignore[no-untyped-def]
     @pytest.fixture
     async def web(seeded, engine, tmp_path):
         clock = FakeClock(START)
         app = init_app(
-            Settings(recordings_dir=tmp_path),
+            Settings(recordings_dir=tmp_path, **settings),
             uow_factory=seeded,
             engine=engine,
             queue_control=FakeQueueControl(),

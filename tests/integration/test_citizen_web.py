@@ -24,6 +24,7 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200 + b"\xff\xd9"
 
 
 web = make_web_fixture()
+proxied = make_web_fixture(trusted_proxies=("127.0.0.1",))
 
 
 async def _service_id(uow_factory, entity="IDAAN", code="fuga") -> int:
@@ -296,3 +297,40 @@ async def test_the_citizen_receives_the_confirmation_and_the_status_change_by_sm
     notice_body = notice.get_content()
     assert "En proceso" in notice_body and "Estamos revisando la tubería." in notice_body
     assert code not in notice_body and f"{code[:3]} {code[3:]}" not in notice_body
+
+
+async def test_behind_a_trusted_proxy_each_citizen_has_their_own_limit(proxied, seeded):
+    client = await proxied.client()
+    response = await _file(client, await _service_id(seeded))
+    number, code = _number_and_code(await response.text())
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+
+    async def follow_as(ip: str, secret: str):
+        page = await client.get("/ciudadano/consulta")
+        csrf = CSRF.search(await page.text()).group(1)
+        return await client.post(
+            "/ciudadano/consulta",
+            data={"csrf_token": csrf, "numero": number, "codigo": secret},
+            headers={"X-Forwarded-For": f"203.0.113.9, {ip}"},
+        )
+
+    for _ in range(5):
+        assert (await follow_as("198.51.100.1", wrong)).status == 404
+    assert (await follow_as("198.51.100.1", code)).status == 429
+    assert (await follow_as("198.51.100.2", code)).status == 200
+
+
+async def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(web, seeded):
+    client = await web.client()
+    response = await _file(client, await _service_id(seeded))
+    number, code = _number_and_code(await response.text())
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for n in range(5):
+        page = await client.get("/ciudadano/consulta")
+        csrf = CSRF.search(await page.text()).group(1)
+        await client.post(
+            "/ciudadano/consulta",
+            data={"csrf_token": csrf, "numero": number, "codigo": wrong},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        )
+    assert (await _follow(client, number, code)).status == 429

@@ -83,3 +83,12 @@ def test_given_citizen_channel_variables_then_settings_carry_them():
     assert s.intake_bind == HostPort("10.0.0.5", 2525)
     assert s.intake_domain == "casos.311.gob.pa"
     assert load_settings({}).intake_bind is None
+
+
+def test_given_trusted_proxies_then_they_are_a_tuple():
+    from cac311.config import load_settings
+
+    assert load_settings({"CAC311_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2"}).trusted_proxies == (
+        "10.0.0.1",
+        "10.0.0.2",
+    )
