@@ -248,6 +248,7 @@ async def file_case(request: web.Request) -> web.StreamResponse:
                     uow.session, ONE_SUBMISSION, now=now, source=f"envio:{envio}"
                 )
             await rate_limit.record_event(uow.session, WEB_FILINGS, now=now, source=source)
+            await rate_limit.purge_events(uow.session, before=now - timedelta(days=2))
             await uow.commit()
         registered = await file_citizen_case(uow_factory, filing, now=now, tz=config[SETTINGS].tz)
     except (FormProblem, files.NotAllowed, DomainError) as problem:
