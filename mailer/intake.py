@@ -205,6 +205,11 @@ class IntakeHandler:
             if not data or len(data) > files.MAX_MAIL_ATTACHMENT_BYTES:
                 continue
             kind = files.sniff_any(data) or "bin"
+            if kind in files.IMAGE_TYPES:
+                try:
+                    data = files.strip_metadata(data, kind)
+                except files.NotAllowed:
+                    kind = "bin"  # kept for the agent, never served as an image
             name = _safe_name(part.get_filename() or f"adjunto-{index + 1}.{kind}")
             saved = files.store(base, data, kind, now=now)
             out.append(AttachmentFile(name, *_fields(saved)))

@@ -71,6 +71,98 @@ def check_photo(data: bytes) -> str:
     return kind
 
 
+DAMAGED = "La foto está dañada o incompleta; pruebe con otra."
+
+
+def strip_metadata(data: bytes, kind: str) -> bytes:
+    """The photo without EXIF, XMP, IPTC and text metadata: a phone's photo carries GPS
+    coordinates, the device's serial number and sometimes the owner's name, which would
+    identify the author of an anonymous denuncia. Pixels are untouched (no re-encoding).
+    Raises NotAllowed for a file whose structure is broken."""
+    try:
+        if kind == "jpg":
+            return _strip_jpeg(data)
+        if kind == "png":
+            return _strip_png(data)
+        if kind == "webp":
+            return _strip_webp(data)
+    except (IndexError, ValueError):
+        raise NotAllowed(DAMAGED) from None
+    return data
+
+
+# APP1 (Exif, XMP), APP12 (Ducky/picture info), APP13 (Photoshop IRB / IPTC), COM.
+_JPEG_DROP = {0xE1, 0xEC, 0xED, 0xFE}
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    out = bytearray(data[:2])
+    i = 2
+    while i < len(data):
+        if data[i] != 0xFF:
+            raise ValueError("marker expected")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # EOI
+            out += data[i : i + 2]
+            return bytes(out)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers
+            out += data[i : i + 2]
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > len(data):
+            raise ValueError("bad segment length")
+        segment = data[i : i + 2 + length]
+        if marker == 0xDA:  # SOS: the entropy-coded image data follows, kept as is
+            out += data[i:]
+            return bytes(out)
+        if marker not in _JPEG_DROP:
+            out += segment
+        i += 2 + length
+    raise ValueError("no image data")
+
+
+_PNG_DROP = {b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"tIME"}
+
+
+def _strip_png(data: bytes) -> bytes:
+    out = bytearray(data[:8])
+    i = 8
+    while i < len(data):
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
+        end = i + 12 + length
+        if len(kind) != 4 or end > len(data):
+            raise ValueError("bad chunk")
+        if kind not in _PNG_DROP:
+            out += data[i:end]
+        i = end
+        if kind == b"IEND":
+            return bytes(out)
+    raise ValueError("no IEND")
+
+
+def _strip_webp(data: bytes) -> bytes:
+    chunks = bytearray()
+    i = 12
+    while i < len(data):
+        fourcc = data[i : i + 4]
+        size = int.from_bytes(data[i + 4 : i + 8], "little")
+        end = i + 8 + size + (size & 1)
+        if len(fourcc) != 4 or i + 8 + size > len(data):
+            raise ValueError("bad chunk")
+        chunk = bytearray(data[i:end])
+        if fourcc == b"VP8X" and size >= 1:
+            chunk[8] &= ~0x0C & 0xFF  # clear the EXIF and XMP flags
+        if fourcc not in (b"EXIF", b"XMP "):
+            chunks += chunk
+        i = end
+    return b"RIFF" + (len(chunks) + 4).to_bytes(4, "little") + b"WEBP" + bytes(chunks)
+
+
 def store(base_dir: Path, data: bytes, extension: str, *, now: datetime) -> StoredFile:
     """Write ``data`` under a fresh random name; returns what to keep in the database."""
     content_type = (IMAGE_TYPES | DOCUMENT_TYPES).get(extension, "application/octet-stream")

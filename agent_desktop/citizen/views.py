@@ -229,6 +229,10 @@ async def file_case(request: web.Request) -> web.StreamResponse:
             log.info("citizen web: honeypot filled, filing dropped")
             raise FormProblem("No se pudo enviar el formulario.")
         kinds = [files.check_photo(data) for _, data in photos]
+        photos = [
+            (name, files.strip_metadata(data, kind))
+            for (name, data), kind in zip(photos, kinds, strict=True)
+        ]
         filing = _filing(fields)
         async with uow_factory() as uow:
             if await rate_limit.exceeded(uow.session, WEB_FILINGS, now=now, source=source):

@@ -18,13 +18,8 @@ from case_core.db.models import CaseAttachmentRow
 from case_core.domain.roles import Actor, Role
 from case_core.services.cases import add_note
 from tests.e2e.test_desktop_browser import ARGS, CHROMIUM
+from tests.integration.test_citizen_web import JPEG
 from tests.integration.test_desktop_support import FakeQueueControl
-
-JPEG = (
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    + b"\x00" * 64
-    + b"\xff\xd9"
-)
 
 pytestmark = [
     pytest.mark.browser,

@@ -20,7 +20,23 @@ from tests.integration.test_desktop_support import START
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ENVIO = re.compile(r'name="envio" value="([^"]+)"')
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 200 + b"\xff\xd9"
+JPEG = (
+    b"\xff\xd8"  # SOI, APP0 (JFIF), SOS with a little entropy-coded data, EOI
+    + b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    + b"\xff\xda\x00\x04\x01\x00"
+    + b"\x12\x34" * 100
+    + b"\xff\xd9"
+)
+EXIF = b"\xff\xe1\x00\x1dExif\x00\x00GPS 8.98N 79.52W Rosa"
+PNG = (
+    b"\x89PNG\r\n\x1a\n"
+    + b"\x00\x00\x00\x0dIHDR"
+    + b"\x00\x00\x00\x01" * 2
+    + b"\x08\x00\x00\x00\x00"
+    + b"0000"
+    + b"\x00\x00\x00\x00IEND"
+    + b"0000"
+)
 
 
 web = make_web_fixture()
@@ -99,7 +115,8 @@ async def test_search_ignores_accents_and_case(web):
 async def test_filing_with_a_photo_then_following_shows_the_public_timeline(web, seeded, tmp_path):
     client = await web.client()
     service_id = await _service_id(seeded)
-    response = await _file(client, service_id, photos=[("fuga.jpg", JPEG, "image/jpeg")])
+    with_exif = JPEG[:2] + EXIF + JPEG[2:]
+    response = await _file(client, service_id, photos=[("fuga.jpg", with_exif, "image/jpeg")])
     assert response.status == 200, await response.text()
     html = await response.text()
     number, code = _number_and_code(html)
@@ -116,6 +133,7 @@ async def test_filing_with_a_photo_then_following_shows_the_public_timeline(web,
     assert case.citizen_id is None  # an unverified cédula never touches the registry
     assert not [c for c in citizens if c.cedula == "8-765-4321"]
     assert len(photos) == 1 and photos[0].content_type == "image/jpeg"
+    # Stored without its EXIF segment (GPS, owner), the image itself byte for byte.
     assert (tmp_path / photos[0].relative_path).read_bytes() == JPEG
     assert "fuga" not in photos[0].relative_path  # the citizen's file name is not a path
 
@@ -246,7 +264,7 @@ async def test_attachments_follow_the_recording_rules_and_are_audited(web, seede
     response = await _file(
         client,
         await _service_id(seeded),
-        photos=[("a.png", b"\x89PNG\r\n\x1a\n" + b"1" * 50, "image/png")],
+        photos=[("a.png", PNG, "image/png")],
     )
     number, _ = _number_and_code(await response.text())
     async with seeded() as uow:
