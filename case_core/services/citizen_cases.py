@@ -189,3 +189,34 @@ async def public_service(uow_factory: UnitOfWorkFactory, service_id: int) -> Pub
         return None
     s, e = found
     return PublicService(s.id, s.name, e.name, e.short_name, s.sla_days)
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    case_id: int
+    source: str
+    filename: str
+    content_type: str
+    size_bytes: int
+
+    @property
+    def url(self) -> str:
+        """The staff route that serves it (access rules and audit in ``citizen.staff``)."""
+        return f"/casos/{self.case_id}/adjuntos/{self.id}"
+
+
+async def case_attachments(uow_factory: UnitOfWorkFactory, case_id: int) -> list[AttachmentView]:
+    """A case's photos and e-mail files, oldest first (for the staff case pages)."""
+    async with uow_factory() as uow:
+        rows = (
+            await uow.session.scalars(
+                select(CaseAttachmentRow)
+                .where(CaseAttachmentRow.case_id == case_id)
+                .order_by(CaseAttachmentRow.id)
+            )
+        ).all()
+    return [
+        AttachmentView(r.id, r.case_id, r.source, r.filename, r.content_type, r.size_bytes)
+        for r in rows
+    ]

@@ -275,6 +275,9 @@ async def test_attachments_follow_the_recording_rules_and_are_audited(web, seede
             )
         ).one()
     url = f"/casos/{case.id}/adjuntos/{att.id}"
+    from case_core.services.citizen_cases import case_attachments
+
+    assert [a.url for a in await case_attachments(seeded, case.id)] == [url]
     assert (await client.get(url)).status == 401
     supervisor = await web.login("supervisor", form=False)
     got = await supervisor.client.get(url)
@@ -285,6 +288,12 @@ async def test_attachments_follow_the_recording_rules_and_are_audited(web, seede
     assert [(r.attachment_id, r.username) for r in log] == [(att.id, "supervisor")]
     other = await web.login("enlace.mupa", form=False)
     assert (await other.client.get(url)).status == 403
+    # The entity's liaison finds the photo on the case page and may open it.
+    liaison = await web.login("enlace.idaan", form=False)
+    page = await liaison.client.get(f"/enlace/casos/{case.id}")
+    html = await page.text()
+    assert page.status == 200 and f'href="{url}"' in html and "Rosa Núñez" in html
+    assert (await liaison.client.get(url)).status == 200
 
 
 async def test_the_citizen_receives_the_confirmation_and_the_status_change_by_smtp(
