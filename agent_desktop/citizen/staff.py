@@ -14,16 +14,24 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
-from agent_desktop.auth import current_actor, desktop_required, session_of
+from agent_desktop.auth import current_actor, desktop_required, session_of, wants_json
 from agent_desktop.citizen.keys import TEMPLATES
 from agent_desktop.csrf import check_form
-from agent_desktop.handlers.common import BadRequest, int_field, read_form, text_field
+from agent_desktop.handlers.common import (
+    BadRequest,
+    int_field,
+    json_response,
+    read_form,
+    text_field,
+)
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.db.models import AttachmentAccessRow, CaseAttachmentRow, CaseRow, EntityRow
 from case_core.domain.case import TYPE_LABELS, CaseType
 from case_core.domain.roles import Actor, Role, is_liaison
-from case_core.services.cases import classify_case
+from case_core.domain.tracking import spaced_code
+from case_core.services.cases import classify_case, reset_tracking_code
 from case_core.services.citizen_cases import search_public_services
+from case_core.services.citizen_mail import citizen_address
 from mailer.intake import TO_CLASSIFY_CODE
 from recordings import attachments as files
 
@@ -128,6 +136,32 @@ async def classify(request: web.Request) -> web.StreamResponse:
         tz=config[SETTINGS].tz,
     )
     raise web.HTTPSeeOther("/correo/por-clasificar?ok=1")
+
+
+@desktop_required
+async def new_tracking_code(request: web.Request) -> web.StreamResponse:
+    """POST /casos/codigo (numero): a new code for a citizen who lost theirs, read to them
+    by the agent after identifying them."""
+    form = await read_form(request)
+    session = session_of(request)
+    check_form(request, form, session.csrf_token)
+    config = request.config_dict
+    number = text_field(form, "numero", max_length=20)
+    case_id, code = await reset_tracking_code(
+        config[UOW], number=number, actor=session.actor, now=config[CLOCK]()
+    )
+    async with config[UOW]() as uow:
+        row = await uow.cases.get(case_id)
+        emailed = row is not None and await citizen_address(uow.session, row) is not None
+    result = {"ok": True, "number": number, "code": spaced_code(code), "emailed": emailed}
+    if wants_json(request):
+        return json_response({**result, "tracking_code": code})
+    html = (
+        request.app[TEMPLATES]
+        .get_template("codigo_nuevo.html")
+        .render(session=session, csrf_token=session.csrf_token, **result)
+    )
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
 async def attachment(request: web.Request) -> web.StreamResponse:

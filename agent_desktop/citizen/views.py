@@ -15,7 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from agent_desktop.auth import cookie_secure
 from agent_desktop.citizen.keys import TEMPLATES
-from agent_desktop.citizen.staff import attachment, classify, to_classify
+from agent_desktop.citizen.staff import attachment, classify, new_tracking_code, to_classify
 from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.domain.case import TYPE_LABELS, CaseType, Channel
@@ -85,6 +85,7 @@ def setup_citizen_routes(app: web.Application) -> None:
     r.add_post("/ciudadano/nuevo", file_case)
     r.add_get(r"/casos/{case_id:\d{1,18}}/adjuntos/{attachment_id:\d{1,18}}", attachment)
     r.add_get("/correo/por-clasificar", to_classify)
+    r.add_post("/casos/codigo", new_tracking_code)
     r.add_post(r"/casos/{case_id:\d{1,18}}/clasificar", classify)
     r.add_static("/ciudadano/estatico", HERE / "static")
 

@@ -200,6 +200,35 @@ async def register_case(
         return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code)
 
 
+async def reset_tracking_code(
+    uow_factory: UnitOfWorkFactory, *, number: str, actor: Actor, now: datetime
+) -> tuple[int, str]:
+    """A new tracking code for a citizen who lost theirs (the old one stops working);
+    returns (case id, code). Only 3-1-1 staff, after identifying the citizen."""
+    if actor.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+        raise AccessDenied("Solo el 3-1-1 puede generar un nuevo código de seguimiento.")
+    code = new_tracking_code()
+    code_hash = hash_tracking_code(code)
+    async with uow_factory() as uow:
+        row = await uow.cases.by_number((number or "").strip(), for_update=True)
+        if row is None:
+            raise NotFound("El caso no existe.")
+        row.tracking_code_hash = code_hash
+        await uow.cases.append_history(
+            _history(
+                row,
+                actor,
+                now,
+                kind="note",
+                note="Se generó un nuevo código de seguimiento; el anterior ya no vale.",
+                public=False,
+            )
+        )
+        await queue_confirmation(uow.session, row, tracking_code=code, now=now, renewed=True)
+        await uow.commit()
+        return row.id, code
+
+
 async def classify_case(
     uow_factory: UnitOfWorkFactory,
     *,

@@ -36,14 +36,22 @@ async def citizen_address(session: AsyncSession, row: CaseRow) -> str | None:
 
 
 async def queue_confirmation(
-    session: AsyncSession, row: CaseRow, *, tracking_code: str, now: datetime
+    session: AsyncSession,
+    row: CaseRow,
+    *,
+    tracking_code: str,
+    now: datetime,
+    renewed: bool = False,
 ) -> int | None:
-    """The 'we received your case' message with the number and tracking code."""
+    """The 'we received your case' message with the number and tracking code (or, when
+    ``renewed``, the new code an agent generated)."""
     to = await citizen_address(session, row)
     if to is None:
         return None
     lines = [
-        "Hemos registrado su caso.",
+        "Le enviamos un nuevo código de seguimiento; el anterior ya no vale."
+        if renewed
+        else "Hemos registrado su caso.",
         "",
         f"Número de caso: {row.number}",
         f"Código de seguimiento: {spaced_code(tracking_code)}",
@@ -61,12 +69,12 @@ async def queue_confirmation(
     return await enqueue_mail(
         session,
         to=to,
-        subject=f"Caso {row.number} registrado — 3-1-1",
+        subject=f"Caso {row.number} {'nuevo código' if renewed else 'registrado'} — 3-1-1",
         body="\n".join(lines) + SIGNATURE,
-        kind="caso_registrado",
+        kind="caso_codigo" if renewed else "caso_registrado",
         now=now,
         case_id=row.id,
-        dedupe_key=f"caso:{row.id}:registrado",
+        dedupe_key=None if renewed else f"caso:{row.id}:registrado",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from tests.integration.test_desktop_support import (  # noqa: F401
 )
 
 desktop = make_desktop_fixture()
+PANAMA = ZoneInfo("America/Panama")
 CHANNEL = "Local/312@cac311-inbound-0000000c;2"
 
 
@@ -290,3 +292,58 @@ async def test_given_a_walk_in_during_a_call_then_the_case_is_not_linked_to_the_
         {"canal": "fax", "tipo": "queja", "servicio_id": str(service.id), "descripcion": "x" * 9},
     )
     assert bad.status == 400 and "canal" in (await bad.json())["error"]
+
+
+async def test_given_a_lost_code_when_the_agent_makes_a_new_one_then_only_it_opens_the_case(
+    desktop,
+):
+    from case_core.db.models import OutboundMailRow
+    from case_core.services.case_status import private_status
+
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    saved = await (
+        await agent.post(
+            "/casos",
+            {
+                "tipo": "queja",
+                "servicio_id": str(service.id),
+                "descripcion": "No llega agua a la barriada.",
+                "cedula": "8-765-4321",
+                "nombre": "Rosa",
+                "correo": "rosa@example.org",
+            },
+        )
+    ).json()
+    page = await agent.client.get(f"/ciudadanos/{saved['citizen_id']}")
+    assert 'action="/casos/codigo"' in await page.text()
+    renewed = await agent.post("/casos/codigo", {"numero": saved["number"]})
+    assert renewed.status == 200
+    data = await renewed.json()
+    new, old = data["tracking_code"], saved["tracking_code"]
+    assert new != old and data["emailed"] is True
+
+    async def lookup(code: str):
+        return await private_status(
+            desktop.uow_factory,
+            number=saved["number"],
+            secret=code,
+            source="t:1",
+            now=desktop.clock(),
+            tz=PANAMA,
+        )
+
+    assert await lookup(new) is not None
+    assert await lookup(old) is None
+    async with desktop.uow_factory() as uow:
+        mails = (
+            await uow.session.scalars(select(OutboundMailRow).order_by(OutboundMailRow.id))
+        ).all()
+        history = await uow.cases.history(saved["case_id"])
+    assert [m.kind for m in mails] == ["caso_registrado", "caso_codigo"]
+    assert f"{new[:3]} {new[3:]}" in mails[1].body
+    note = history[-1]
+    assert note.kind == "note" and not note.public and new not in (note.note or "")
+    liaison = await desktop.login("enlace.idaan", form=False)
+    refused = await liaison.post("/casos/codigo", {"numero": saved["number"]})
+    assert refused.status == 403
