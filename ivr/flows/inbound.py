@@ -192,10 +192,10 @@ async def _case_status(ctx: CallContext) -> str:
     heard_a_status = False
     while True:
         number = await _ask_case_number(ctx)
-        secret = await _ask_case_secret(ctx)
         if not ctx.db_up:
             await ctx.play("disculpa_sistema")
             raise ToAgent("sin_sistema")
+        secret = await _ask_case_secret(ctx)
         try:
             info = await ctx.backend.case_status(number, secret, ctx.caller_number or None)
         except CaseLookupLocked:
