@@ -11,6 +11,7 @@ it in the root element and names each list item after its list (``services`` ->
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -24,6 +25,8 @@ ITEM_NAMES = {
     "formats": "format",
 }
 CONTENT_TYPES = {"json": "application/json", "xml": "text/xml"}
+# Characters XML 1.0 cannot carry at all, even escaped (a note pasted with a control code).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def to_json(root: str, body: Any) -> str:
@@ -52,4 +55,4 @@ def _fill(element: ET.Element, name: str, value: Any) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     else:
-        element.text = str(value)
+        element.text = _NOT_XML.sub("\ufffd", str(value))
