@@ -28,10 +28,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -44,6 +43,9 @@ from case_core.services.citizen_cases import ACTORS, AttachmentFile, add_attachm
 from case_core.services.mail import looks_like_address
 from case_core.services.rate_limit import Limit
 from recordings import attachments as files
+
+if TYPE_CHECKING:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,8 @@ async def start_intake_server(
     hostname: str = "cac311-intake",
 ) -> asyncio.base_events.Server:
     """Listen on ``host:port``; returns the asyncio server (close() and wait_closed())."""
+    from aiosmtpd.smtp import SMTP
+
     handler = IntakeHandler(uow_factory, config, clock)
     loop = asyncio.get_running_loop()
 
