@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_desktop.auth import wants_json
 from agent_desktop.call_control import setup_call_control_routes
 from agent_desktop.cases_ws import setup_case_workspace_routes
+from agent_desktop.citizen import setup_citizen_routes
 from agent_desktop.contact_center import setup_contact_center_routes
 from agent_desktop.handlers import auth as auth_handlers
 from agent_desktop.handlers import cases, citizens, desktop, directory, queue
@@ -48,6 +49,7 @@ from case_core.db.outage import is_database_outage
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.services.agents import agent_state_by_id, latest_agent_state
+from open311.web import setup_open311_routes
 
 log = logging.getLogger(__name__)
 
@@ -227,5 +229,14 @@ def init_app(
     setup_wrapup_routes(app)
     setup_quality_routes(app)
     setup_case_workspace_routes(app)
+    setup_citizen_routes(app)
+    setup_open311_routes(
+        app,
+        uow_factory=uow_factory,
+        clock=clock,
+        tz=settings.tz,
+        jurisdiction_id=settings.open311_jurisdiction,
+        public_origin=settings.public_origin,
+    )
     r.add_static("/static", HERE / "static", append_version=True)
     return app

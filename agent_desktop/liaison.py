@@ -42,6 +42,7 @@ from case_core.domain.roles import can_supervise, is_liaison
 from case_core.services.case_actions import entity_offices, pass_to_office
 from case_core.services.case_workspace import facts
 from case_core.services.cases import act_on_case, add_note
+from case_core.services.citizen_cases import case_attachments
 from case_core.services.escalation import (
     LEVEL_LABELS,
     EscalationLevel,
@@ -272,6 +273,8 @@ async def case_page(request: web.Request) -> web.StreamResponse:
             "citizen": citizen,
             "contact_phone": None if row.anonymous else row.contact_phone,
             "history": entries,
+            # Photos and e-mail files (issue 12); those of a confidential case stay closed.
+            "attachments": [] if row.confidential else await case_attachments(config[UOW], row.id),
             "can_start": status is CaseStatus.ASIGNADO,
             "can_return": status in (CaseStatus.ASIGNADO, CaseStatus.EN_PROCESO),
             "can_close": status in (CaseStatus.ASIGNADO, CaseStatus.EN_PROCESO),

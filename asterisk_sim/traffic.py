@@ -377,10 +377,13 @@ def caller_script(
             if case_numbers and rng.random() < 0.7
             else f"{datetime.now(UTC).year}{rng.randint(1, 999999):06d}"
         )
+        # Simulated callers do not know tracking codes (only hashes are stored): their
+        # lookups are refused like a stranger's, which exercises the refusal path.
+        code = Press(f"{rng.randint(0, 999999):06d}")
         then = rng.choice([Press("0"), Timeout(), Press("1"), Timeout()])
-        actions += [Press("5"), Press(number), then]
+        actions += [Press("5"), Press(number), code, then]
         if isinstance(then, Press) and then.digits == "1":
-            actions += [Press(number), Timeout()]
+            actions += [Press(number), code, Timeout()]
         return actions
     if choice == "denuncia":
         anonymous = rng.random() < 0.5

@@ -19,6 +19,7 @@ KNOWN_CALLER_ID = "61234567"  # seeded demo citizen Juan Pérez (+50761234567)
 UNKNOWN_CALLER_ID = "62220000"
 KNOWN_CEDULA = "8-123-4567"
 FAKE_CASE_NUMBER = "2026000001"
+FAKE_TRACKING_CODE = "123456"
 
 
 class FakeBackend:
@@ -59,8 +60,10 @@ class FakeBackend:
         self.calls += 1
         return [CitizenMatch(1, KNOWN_CEDULA)] if caller_number == KNOWN_CALLER_ID else []
 
-    async def case_status(self, number: str) -> CaseStatusInfo | None:
+    async def case_status(
+        self, number: str, secret: str, caller_number: str | None
+    ) -> CaseStatusInfo | None:
         self.calls += 1
-        if number != self._case_number:
+        if number != self._case_number or secret != FAKE_TRACKING_CODE:
             return None
         return CaseStatusInfo(number, "asignado", "IDAAN", 5)

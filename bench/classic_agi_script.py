@@ -271,20 +271,21 @@ def cedula(c: Call) -> None:
 def case_status(c: Call) -> str:
     while True:
         number = ask_case_number(c)
+        secret = c.ask("caso_codigo", 8000, 6) or ""
         if not c.db_up:
             c.play("disculpa_sistema")
             raise ToAgent("sin_sistema")
         try:
-            info = c.backend.case_status(number)
+            info = c.backend.case_status(number, secret, c.agi.env.get("agi_callerid") or None)
         except Unavailable:
             c.db_up = False
             c.play("disculpa_sistema")
             raise ToAgent("sin_sistema") from None
-        c.set_var("CAC311_CASE_NUMBER", number)
         if info is None:
-            c.step("estado", digits=number, result="desconocido", case_number=number)
-            c.play("caso_no_encontrado")
+            c.step("estado", result="no_coincide")
+            c.play("caso_no_coincide")
         else:
+            c.set_var("CAC311_CASE_NUMBER", number)
             c.step("estado", digits=number, result=info.status, case_number=number)
             say_status(c, info)
         key = c.ask("consulta_otra", 6000, 1)
@@ -309,8 +310,9 @@ def ask_case_number(c: Call) -> str:
 def say_status(c: Call, info: Any) -> None:
     c.play("su_caso_esta")
     c.play(CASE_STATUS_PROMPTS[info.status])
-    c.play("en_la_entidad")
-    c.agi.stream_file(entity_prompt_name(info.entity_code))
+    if info.entity_code is not None:
+        c.play("en_la_entidad")
+        c.agi.stream_file(entity_prompt_name(info.entity_code))
     if info.days_left is None:
         return
     if info.days_left >= 0:

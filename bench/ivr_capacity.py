@@ -57,6 +57,7 @@ from _common import (  # noqa: E402
 )
 from _ivr_fake import (  # noqa: E402
     FAKE_CASE_NUMBER,
+    FAKE_TRACKING_CODE,
     KNOWN_CALLER_ID,
     UNKNOWN_CALLER_ID,
     FakeBackend,
@@ -67,13 +68,22 @@ from asterisk_sim.agi import CallerAction, Press, SimulatedAgiCall, Timeout  # n
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Panama
 
 
+# The tracking code of each case number the bench registered (the fake backend's otherwise).
+TRACKING_CODES: dict[str, str] = {}
+
+
 def caller_scripts(case_number: str) -> list[tuple[str, str, list[CallerAction]]]:
     """(name, caller ID, keys) of the menu walks, used round-robin."""
+    code = TRACKING_CODES.get(case_number, FAKE_TRACKING_CODE)
     return [
         ("queja+cedula", UNKNOWN_CALLER_ID, [Press("1"), Press("8*123*4567#")]),
         ("queja+callerid", KNOWN_CALLER_ID, [Press("1"), Press("1")]),
         ("consulta", UNKNOWN_CALLER_ID, [Press("6")]),
-        ("estado", UNKNOWN_CALLER_ID, [Press("5"), Press(case_number + "#"), Timeout()]),
+        (
+            "estado",
+            UNKNOWN_CALLER_ID,
+            [Press("5"), Press(case_number + "#"), Press(code + "#"), Timeout()],
+        ),
         ("reintentos", UNKNOWN_CALLER_ID, [Timeout(), Press("9"), Press("0")]),
     ]
 
@@ -347,6 +357,7 @@ async def prepare_db(args: argparse.Namespace) -> tuple[str, str]:
         )
     finally:
         await engine.dispose()
+    TRACKING_CODES[case.number] = case.tracking_code
     return url, case.number
 
 

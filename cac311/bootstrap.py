@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the AMI client is imported only by the parts that use it
 
 log = logging.getLogger(__name__)
 
-PARTS = ("ivr", "ami", "web", "dialer")
+PARTS = ("ivr", "ami", "web", "dialer", "intake")
 
 
 def utc_now() -> datetime:
@@ -183,6 +183,9 @@ async def start_ami(rt: Runtime) -> None:
     rt.stack.push_async_callback(detach)
 
 
+from cac311.intake_part import start_intake  # noqa: E402 (after Runtime, which it types)
+
+
 async def start_web(rt: Runtime) -> None:
     from agent_desktop.app import AccessLogger, init_app
     from agent_desktop.auth import current_actor
@@ -327,6 +330,7 @@ STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {
     "ami": start_ami,
     "web": start_web,
     "dialer": start_dialer,
+    "intake": start_intake,
 }
 
 

@@ -76,6 +76,11 @@ class Settings:
     # A case is "at risk" in the last at_risk_percent % of its SLA, at least at_risk_min_days.
     at_risk_percent: int = 20
     at_risk_min_days: int = 1
+    open311_jurisdiction: str = "311.gob.pa"
+    intake_bind: HostPort | None = None
+    intake_domain: str = "311.gob.pa"
+    # Reverse proxies whose X-Forwarded-For names the client (per-IP limits of the citizen web).
+    trusted_proxies: tuple[str, ...] = ()
     smtp: SmtpSettings = SmtpSettings(host="")
     # What leaving the desktop (logout, session end, browser closed past the grace time) does
     # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
@@ -241,6 +246,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["public_origin"] = raw.rstrip("/")
     if int(values.get("at_risk_percent", d.at_risk_percent)) > 100:  # type: ignore[call-overload]
         raise ConfigError(f"{PREFIX}AT_RISK_PERCENT must be at most 100")
+    if (raw := get("OPEN311_JURISDICTION")) is not None:
+        values["open311_jurisdiction"] = raw.strip()
+    if (raw := get("INTAKE_BIND")) is not None:
+        values["intake_bind"] = _host_port("INTAKE_BIND", raw) if raw.strip() else None
+    if (raw := get("INTAKE_DOMAIN")) is not None:
+        values["intake_domain"] = raw.strip().lower()
+    if (raw := get("TRUSTED_PROXIES")) is not None:
+        values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
     if any(get(name) is not None for name in SMTP_VARIABLES):
         values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]

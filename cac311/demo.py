@@ -75,6 +75,7 @@ class Demo:
     simulator: TrafficSimulator
     traffic: TrafficGenerator
     database: str  # "embedded:<dir>" or "external"
+    api_key: str = ""  # the demo's Open311 key (a fresh one each run)
 
     def base_url(self) -> str:
         """Where the desktop answers (0.0.0.0 shown as 127.0.0.1)."""
@@ -234,7 +235,10 @@ async def running_demo(
         await traffic.start()
         stack.push_async_callback(_wait_calls_closed, rt, traffic)
         stack.push_async_callback(traffic.stop)
-        yield Demo(cfg, rt, sim, traffic, where)
+        from case_core.services.api_keys import rotate_api_key
+
+        api_key = await rotate_api_key(rt.uow_factory, "demo")
+        yield Demo(cfg, rt, sim, traffic, where, api_key)
 
 
 def demo_callers() -> list[tuple[str, str]]:
@@ -282,6 +286,10 @@ def banner(demo: Demo, options: DemoOptions) -> str:
             f"  Escritorio de agentes:  {base}/",
             f"  Tablero de supervisión: {base}{WALLBOARD_PATH}",
             f"  Estado del sistema:     {base}/health",
+            f"  Web ciudadana:          {base}/ciudadano/",
+            f"  Open311 GeoReport v2:   {base}/open311/v2/services.json "
+            f"(descubrimiento: {base}/open311/discovery.json)",
+            f"  Clave Open311 de demo:  {demo.api_key}",
             f"  Base de datos:          {db}",
             f"  Usuarios de prueba (contraseña: {DEMO_PASSWORD}):",
             "    agente1, agente2, agente3   agentes: entre y pulse «Conectarse a la cola»",

@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from case_core.db.uow import UnitOfWorkFactory
-from case_core.services import cases as case_services
 from case_core.services import citizens as citizen_services
 from case_core.services import ivr_sessions
+from case_core.services.case_status import LookupLocked, private_status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,12 +46,17 @@ class Announcement:
     prompt_file: str | None
 
 
+class CaseLookupLocked(Exception):
+    """Too many failed case-status attempts from this caller or on this case."""
+
+
 @dataclass(frozen=True)
 class CaseStatusInfo:
     number: str
     status: str
-    entity_code: str
+    entity_code: str | None  # None for a confidential or anonymous case
     days_left: int | None
+    public_notes: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,9 @@ class IvrBackend(Protocol):
     async def announcements(self) -> list[Announcement]: ...
     async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None: ...
     async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]: ...
-    async def case_status(self, number: str) -> CaseStatusInfo | None: ...
+    async def case_status(
+        self, number: str, secret: str, caller_number: str | None
+    ) -> CaseStatusInfo | None: ...
     async def callback_info(self, callback_id: int) -> CallbackInfo | None: ...
     async def authenticate_callback(
         self, callback_id: int, *, kind: str, token: str, uniqueid: str
@@ -222,17 +229,33 @@ class DatabaseBackend:
         )
         return [CitizenMatch(v.id, v.cedula) for v in views]
 
-    async def case_status(self, number: str) -> CaseStatusInfo | None:
-        status = await self._call(
-            "case_status",
-            lambda: case_services.status_for_caller(
-                self._uow_factory, number=number, now=self._clock(), tz=self._tz
-            ),
-        )
+    async def case_status(
+        self, number: str, secret: str, caller_number: str | None
+    ) -> CaseStatusInfo | None:
+        """The case's status when ``secret`` (tracking code or the last four digits of the
+        cédula) matches; None for an unknown number or a wrong secret alike."""
+        try:
+            status = await self._call(
+                "case_status",
+                lambda: private_status(
+                    self._uow_factory,
+                    number=number,
+                    secret=secret,
+                    source=f"ivr:{caller_number or 'sin-numero'}",
+                    now=self._clock(),
+                    tz=self._tz,
+                ),
+            )
+        except LookupLocked:
+            raise CaseLookupLocked() from None
         if status is None:
             return None
         return CaseStatusInfo(
-            status.number, status.status.value, status.entity_code, status.days_left
+            status.number,
+            status.status.value,
+            status.entity_code,
+            status.days_left,
+            len(status.public_notes),
         )
 
     async def callback_info(self, callback_id: int) -> CallbackInfo | None:

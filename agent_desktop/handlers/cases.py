@@ -29,6 +29,7 @@ from case_core.domain.callback_numbers import check_callback_number
 from case_core.domain.case import STATUS_LABELS, CaseType, Channel, is_case_number
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.phone import normalise_phone
+from case_core.domain.tracking import spaced_code
 from case_core.services.cases import RegisterCase, register_case
 from case_core.services.citizens import CitizenData, save_citizen
 
@@ -83,6 +84,14 @@ def _case_type(form: object) -> CaseType:
         ) from None
 
 
+def _channel(form: object) -> Channel:
+    raw = text_field(form, "canal", max_length=20) or Channel.TELEFONO.value
+    try:
+        return Channel(raw)
+    except ValueError:
+        raise BadRequest("Elija el canal por el que llegó el caso.") from None
+
+
 @desktop_required
 async def register(request: web.Request) -> web.StreamResponse:
     """POST /casos: save the citizen (unless anonymous) and register the case."""
@@ -131,8 +140,13 @@ async def register(request: web.Request) -> web.StreamResponse:
             )
         else:
             citizen_id = int_field(form, "ciudadano_id")
+    channel = _channel(form)
     call_id = pop_seconds = None
-    pop_id = int_field(form, "pop_id", maximum=MAX_BIGINT_ID)
+    # Only a phone case is linked to the call on screen; a walk-in or a social-network
+    # contact registered during a call is not that call's case.
+    pop_id = (
+        int_field(form, "pop_id", maximum=MAX_BIGINT_ID) if channel is Channel.TELEFONO else None
+    )
     if pop_id is not None:
         pop = await own_pop(uow_factory, pop_id, session)
         call_id = await call_id_for(uow_factory, pop)
@@ -141,7 +155,7 @@ async def register(request: web.Request) -> web.StreamResponse:
         uow_factory,
         RegisterCase(
             type=case_type,
-            channel=Channel.TELEFONO,
+            channel=channel,
             entity_id=entity_id,
             service_id=service_id,
             description=text_field(form, "descripcion", max_length=4000),
@@ -153,6 +167,9 @@ async def register(request: web.Request) -> web.StreamResponse:
             confidential=confidential,
             anonymous=anonymous,
             contact_phone=None if anonymous else phone,
+            contact_email=None
+            if anonymous
+            else (text_field(form, "correo", max_length=200) or None),
             call_id=call_id,
             pop_to_save_seconds=pop_seconds,
             resolved_at_first_contact=bool_field(form, "resuelta_primer_contacto"),
@@ -168,6 +185,9 @@ async def register(request: web.Request) -> web.StreamResponse:
         "case_id": registered.id,
         "number": registered.number,
         "number_spaced": spaced_number(registered.number),
+        "tracking_code": registered.tracking_code,
+        "tracking_code_spaced": spaced_code(registered.tracking_code),
+        "channel": channel.value,
         "status": registered.status.value,
         "status_label": STATUS_LABELS[registered.status],
         "due": local(registered.due_at, request, "%d/%m/%Y"),

@@ -10,7 +10,7 @@ from agent_desktop.auth import current_session, desktop_required, session_of
 from agent_desktop.handlers.auth import home_path
 from agent_desktop.handlers.common import render
 from agent_desktop.keys import SETTINGS, UOW
-from case_core.domain.case import TYPE_LABELS
+from case_core.domain.case import CHANNEL_LABELS, TYPE_LABELS
 from case_core.domain.cedula import PROVINCES
 from case_core.domain.wrapup import WRAPUP_LABELS
 from case_core.services.agents import PAUSE_REASONS, latest_agent_state
@@ -37,6 +37,7 @@ async def desktop(request: web.Request) -> web.StreamResponse:
             "state": state,
             "pause_reasons": PAUSE_REASONS,
             "case_types": {t.value: label for t, label in TYPE_LABELS.items()},
+            "channels": {c.value: label for c, label in CHANNEL_LABELS.items()},
             "provinces": sorted(PROVINCES.values()),
             "submission_key": secrets.token_urlsafe(18),
             "wrapup_codes": {c.value: label for c, label in WRAPUP_LABELS.items()},

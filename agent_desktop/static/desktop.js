@@ -430,10 +430,18 @@
         error.hidden = false;
         return;
       }
+      const sameCase = $("numero-caso").dataset.numero === data.number;
       $("numero-caso").textContent = data.number_spaced;
       $("numero-caso").dataset.caseId = data.case_id;
       $("numero-caso").dataset.popId = data.pop_id || "";
       $("numero-caso").dataset.numero = data.number;
+      // A repeated submission gets the first case back, but its code only exists in clear
+      // in the first answer: keep the one on screen.
+      if (data.tracking_code_spaced) {
+        $("codigo-seguimiento").textContent = data.tracking_code_spaced;
+      } else if (!sameCase) {
+        $("codigo-seguimiento").textContent = "ya mostrado al guardar (genere uno nuevo desde la ficha del ciudadano)";
+      }
       $("caso-detalle").textContent = "Estado: " + data.status_label + " · Fecha límite: " + data.due;
       $("btn-leer-numero").hidden = !data.pop_id;
       $("resultado-lectura").textContent = "";

@@ -29,6 +29,17 @@ class Channel(StrEnum):
     APP = "app"
     REDES = "redes"
     CORREO = "correo"
+    PRESENCIAL = "presencial"
+
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.TELEFONO: "Teléfono",
+    Channel.WEB: "Web",
+    Channel.APP: "Aplicación",
+    Channel.REDES: "Redes sociales",
+    Channel.CORREO: "Correo electrónico",
+    Channel.PRESENCIAL: "Presencial",
+}
 
 
 class CaseStatus(StrEnum):

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from case_core.db.models import CaseHistoryRow, CaseRow
-from case_core.db.uow import UnitOfWorkFactory
+from case_core.db.uow import UnitOfWork, UnitOfWorkFactory
 from case_core.domain import sla
 from case_core.domain.callback_numbers import DEFAULT_CALLBACK_PREFIXES, check_callback_number
 from case_core.domain.case import (
     ENTITY_ACTIONS,
-    STATUS_LABELS,
     CaseAction,
     CaseStatus,
     CaseType,
@@ -21,14 +22,40 @@ from case_core.domain.case import (
     apply_action,
     check_confidentiality,
     format_case_number,
-    is_case_number,
     next_status,
 )
 from case_core.domain.errors import AccessDenied, DomainError, NotFound
 from case_core.domain.geography import canonical_location
 from case_core.domain.phone import normalise_phone
 from case_core.domain.roles import Actor, Role, is_liaison
+from case_core.domain.tracking import hash_tracking_code, new_tracking_code
+from case_core.services.citizen_mail import queue_confirmation, queue_update_notice
 from case_core.services.submissions import claim_submission, record_submission
+
+
+def check_email(address: str) -> str:
+    """A plausible e-mail address (one @, a dot in the domain, no spaces), lower-cased domain."""
+    text = (address or "").strip()
+    local_part, sep, domain = text.rpartition("@")
+    if (
+        not sep
+        or not local_part
+        or "." not in domain
+        or len(text) > 200
+        or any(ch.isspace() or ch in '<>,;"' for ch in text)
+    ):
+        raise DomainError("El correo electrónico no es válido.")
+    return f"{local_part}@{domain.lower()}"
+
+
+def check_coordinates(latitude: float | None, longitude: float | None) -> None:
+    """Both or neither, and on Earth."""
+    if (latitude is None) != (longitude is None):
+        raise DomainError("Indique la latitud y la longitud, o ninguna.")
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise DomainError("La latitud debe estar entre -90 y 90.")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise DomainError("La longitud debe estar entre -180 y 180.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +78,13 @@ class RegisterCase:
     resolved_at_first_contact: bool = False
     # The case form's one-time key: a repeat with the same key returns the first case.
     submission_key: str | None = None
+    contact_email: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    declared_name: str | None = None
+    declared_cedula: str | None = None
+    # False leaves the case "registrado" for an agent to classify (e-mail intake).
+    assign: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,6 +93,8 @@ class RegisteredCase:
     number: str
     status: CaseStatus
     due_at: datetime
+    # The private tracking code in clear: shown once for the read-back, never stored.
+    tracking_code: str = ""
     repeat: bool = False  # the same form sent again: this is the case it registered first
 
 
@@ -91,6 +127,11 @@ async def register_case(
     )
     if command.resolved_at_first_contact and case_type is not CaseType.CONSULTA:
         raise DomainError("Solo una consulta se cierra en el primer contacto.")
+    contact_email = check_email(command.contact_email) if command.contact_email else None
+    check_coordinates(command.latitude, command.longitude)
+    tracking_code = new_tracking_code()
+    # Hashed before the transaction: scrypt costs milliseconds, no lock is held meanwhile.
+    tracking_code_hash = hash_tracking_code(tracking_code)
 
     async with uow_factory() as uow:
         if command.submission_key is not None and actor.user_id is not None:
@@ -139,6 +180,12 @@ async def register_case(
             registered_by_user_id=actor.user_id,
             call_id=command.call_id,
             pop_to_save_seconds=command.pop_to_save_seconds,
+            tracking_code_hash=tracking_code_hash,
+            contact_email=None if command.anonymous else contact_email,
+            latitude=command.latitude,
+            longitude=command.longitude,
+            declared_name=None if command.anonymous else command.declared_name,
+            declared_cedula=None if command.anonymous else command.declared_cedula,
         )
         await uow.cases.add(row)
         await uow.cases.append_history(
@@ -160,7 +207,7 @@ async def register_case(
                     public=True,
                 )
             )
-        else:
+        elif command.assign:
             _apply(row, CaseAction.ASSIGN, now)
             await uow.cases.append_history(
                 _history(
@@ -180,8 +227,93 @@ async def register_case(
             await record_submission(
                 uow.session, user_id=actor.user_id, key=command.submission_key, case_id=row.id
             )
+        await queue_confirmation(uow.session, row, tracking_code=tracking_code, now=now)
         await uow.commit()
-        return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at)
+        return RegisteredCase(row.id, row.number, CaseStatus(row.status), row.due_at, tracking_code)
+
+
+async def reset_tracking_code(
+    uow_factory: UnitOfWorkFactory, *, number: str, actor: Actor, now: datetime
+) -> tuple[int, str]:
+    """A new tracking code for a citizen who lost theirs (the old one stops working);
+    returns (case id, code). Only 3-1-1 staff, after identifying the citizen."""
+    if actor.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+        raise AccessDenied("Solo el 3-1-1 puede generar un nuevo código de seguimiento.")
+    code = new_tracking_code()
+    code_hash = hash_tracking_code(code)
+    async with uow_factory() as uow:
+        row = await uow.cases.by_number((number or "").strip(), for_update=True)
+        if row is None:
+            raise NotFound("El caso no existe.")
+        row.tracking_code_hash = code_hash
+        await uow.cases.append_history(
+            _history(
+                row,
+                actor,
+                now,
+                kind="note",
+                note="Se generó un nuevo código de seguimiento; el anterior ya no vale.",
+                public=False,
+            )
+        )
+        await queue_confirmation(uow.session, row, tracking_code=code, now=now, renewed=True)
+        await uow.commit()
+        return row.id, code
+
+
+async def classify_case(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    case_id: int,
+    service_id: int,
+    case_type: CaseType,
+    actor: Actor,
+    now: datetime,
+    tz: ZoneInfo,
+) -> CaseStatus:
+    """Give a case that arrived unclassified (e-mail) its type and service, and route it."""
+    case_type = CaseType(case_type)
+    async with uow_factory() as uow:
+        row = await uow.cases.get(case_id, for_update=True)
+        if row is None:
+            raise NotFound("El caso no existe.")
+        if actor.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+            raise AccessDenied("Solo el 3-1-1 clasifica los casos recibidos.")
+        if CaseStatus(row.status) is not CaseStatus.REGISTRADO:
+            raise DomainError("Este caso ya fue clasificado.")
+        service = await uow.directory.service(service_id)
+        entity = await uow.directory.entity(service.entity_id) if service else None
+        if service is None or entity is None or not service.active or not entity.active:
+            raise NotFound("El servicio elegido no existe.")
+        row.type = case_type.value
+        row.confidential = row.confidential or case_type is CaseType.DENUNCIA
+        row.entity_id, row.service_id, row.sla_days = entity.id, service.id, service.sla_days
+        row.due_at = sla.due_at(row.opened_at, service.sla_days, tz)
+        change = _apply(row, CaseAction.ASSIGN, now)
+        await uow.cases.append_history(
+            _history(
+                row,
+                actor,
+                now,
+                kind="status",
+                action=CaseAction.ASSIGN,
+                from_status=CaseStatus.REGISTRADO,
+                to_status=change,
+                entity_id=entity.id,
+                note=f"Asignado a {entity.name}.",
+                public=True,
+            )
+        )
+        await _notify_citizen(
+            uow,
+            row,
+            now,
+            new_status=change,
+            routing=CaseAction.ASSIGN,
+            note=None if row.confidential else f"Asignado a {entity.name}.",
+        )
+        await uow.commit()
+        return change
 
 
 async def act_on_case(
@@ -263,6 +395,8 @@ async def act_on_case(
                 public=public,
             )
         )
+        if public:
+            await _notify_citizen(uow, row, now, new_status=change, note=note, routing=action)
         await uow.commit()
         return change
 
@@ -290,39 +424,29 @@ async def add_note(
         await uow.cases.append_history(
             _history(row, actor, now, kind="note", note=text, public=public)
         )
+        if public:
+            await _notify_citizen(uow, row, now, note=text)
         await uow.commit()
 
 
-@dataclass(frozen=True)
-class PhoneStatus:
-    """What the IVR reads to a caller about a case."""
-
-    number: str
-    status: CaseStatus
-    status_label: str
-    entity_name: str
-    entity_code: str
-    days_left: int | None  # None once closed; negative when overdue
-
-
-async def status_for_caller(
-    uow_factory: UnitOfWorkFactory, *, number: str, now: datetime, tz: ZoneInfo
-) -> PhoneStatus | None:
-    """The status of a case by its number, or None when no such case exists."""
-    number = (number or "").strip()
-    if not is_case_number(number):
-        return None
-    async with uow_factory() as uow:
-        row = await uow.cases.by_number(number)
-        if row is None:
-            return None
-        entity = await uow.directory.entity(row.entity_id)
-        assert entity is not None
-        status = CaseStatus(row.status)
-        left = None if status is CaseStatus.CERRADO else sla.days_left(row.due_at, now, tz)
-        return PhoneStatus(
-            row.number, status, STATUS_LABELS[status], entity.name, entity.code, left
-        )
+async def _notify_citizen(
+    uow: UnitOfWork,
+    row: CaseRow,
+    now: datetime,
+    *,
+    new_status: CaseStatus | None = None,
+    note: str | None = None,
+    routing: CaseAction | None = None,
+) -> None:
+    """Queue the citizen's notice of the history entry just appended (public only)."""
+    if row.confidential and routing in (CaseAction.ASSIGN, CaseAction.REASSIGN):
+        note = None  # "Reasignado a <entity>" would name the entity of a confidential case
+    last = await uow.session.scalar(
+        select(func.max(CaseHistoryRow.id)).where(CaseHistoryRow.case_id == row.id)
+    )
+    await queue_update_notice(
+        uow.session, row, history_id=last or 0, now=now, new_status=new_status, note=note
+    )
 
 
 def _apply(row: CaseRow, action: CaseAction, now: datetime) -> CaseStatus:

@@ -2,7 +2,8 @@
 
 greeting (unless the dialplan played it) → active announcements → main menu →
   1-4 register a case: identity (caller-ID match, cédula by keypad; denuncias may stay anonymous)
-  5 case status by case number, read back with digits and numbers
+  5 case status by case number plus its tracking code (or the last four digits of the
+    cédula); an unknown number and a wrong code sound the same, so numbers cannot be walked
   6 information (consulta), 0 agent
 → the agent queue (the dialplan runs Queue() when the AGI returns; ``CAC311_NEXT=hangup`` ends
 the call politely instead, only after a caller heard their case status and chose nothing more).
@@ -25,7 +26,7 @@ from case_core.domain.cedula import parse_dtmf_cedula
 from case_core.domain.errors import InvalidCedula
 from ivr.agi.channel import DTMF_KEYS, AgiChannel
 from ivr.agi.errors import AgiHangup
-from ivr.backend import BackendUnavailable, CaseStatusInfo, IvrBackend
+from ivr.backend import BackendUnavailable, CaseLookupLocked, CaseStatusInfo, IvrBackend
 from ivr.flows.context import CallContext
 from ivr.prompts.catalogue import (
     CASE_STATUS_PROMPTS,
@@ -38,6 +39,7 @@ MAX_TRIES = 3
 MENU_TIMEOUT_MS = 6000
 CEDULA_TIMEOUT_MS = 8000
 CASE_TIMEOUT_MS = 8000
+CODE_TIMEOUT_MS = 8000
 CASE_INTENTS = ("queja", "denuncia", "sugerencia", "solicitud")
 
 
@@ -239,17 +241,23 @@ async def _case_status(ctx: CallContext) -> str:
         if not ctx.db_up:
             await ctx.play("disculpa_sistema")
             raise ToAgent("sin_sistema")
+        secret = await _ask_case_secret(ctx)
         try:
-            info = await ctx.backend.case_status(number)
+            info = await ctx.backend.case_status(number, secret, ctx.caller_number or None)
+        except CaseLookupLocked:
+            await ctx.step("estado", result="bloqueado")
+            await ctx.play("caso_demasiados_intentos")
+            raise ToAgent("estado_bloqueado") from None
         except BackendUnavailable:
             ctx.db_up = False
             await ctx.play("disculpa_sistema")
             raise ToAgent("sin_sistema") from None
-        await ctx.set_var("CAC311_CASE_NUMBER", number)
         if info is None:
-            await ctx.step("estado", digits=number, result="desconocido", case_number=number)
-            await ctx.play("caso_no_encontrado")
+            # Neither the number nor the code is stored: both are keys to someone's case.
+            await ctx.step("estado", result="no_coincide")
+            await ctx.play("caso_no_coincide")
         else:
+            await ctx.set_var("CAC311_CASE_NUMBER", number)
             await ctx.step("estado", digits=number, result=info.status, case_number=number)
             await _say_status(ctx, info)
             heard_a_status = True
@@ -266,12 +274,25 @@ async def _case_status(ctx: CallContext) -> str:
         return "fin" if heard_a_status else "cola"
 
 
+async def _ask_case_secret(ctx: CallContext) -> str:
+    """The tracking code (six digits) or the cédula's last four; never logged."""
+    for attempt in range(1, MAX_TRIES + 1):
+        keys = await ctx.ask("caso_codigo", timeout_ms=CODE_TIMEOUT_MS, max_digits=6)
+        if keys and keys.isdigit() and len(keys) in (4, 6):
+            return keys
+        await ctx.step("codigo_caso", result="invalida" if keys else "sin_respuesta")
+        if attempt < MAX_TRIES:
+            await ctx.play("opcion_invalida" if keys else "sin_respuesta")
+            await ctx.play("intente_nuevamente")
+    raise ToAgent("codigo_caso_no_valido")
+
+
 async def _ask_case_number(ctx: CallContext) -> str:
     for attempt in range(1, MAX_TRIES + 1):
         keys = await ctx.ask("caso_solicitud", timeout_ms=CASE_TIMEOUT_MS, max_digits=10)
         if keys and CASE_NUMBER_RE.match(keys):
             return keys
-        await ctx.step("numero_caso", digits=keys, result="invalida" if keys else "sin_respuesta")
+        await ctx.step("numero_caso", result="invalida" if keys else "sin_respuesta")
         if attempt < MAX_TRIES:
             if keys:
                 await ctx.play("caso_no_encontrado")
@@ -285,8 +306,11 @@ async def _say_status(ctx: CallContext, info: CaseStatusInfo) -> None:
     channel = ctx.channel
     await ctx.play("su_caso_esta")
     await ctx.play(CASE_STATUS_PROMPTS[info.status])
-    await ctx.play("en_la_entidad")
-    await channel.stream_file(entity_prompt_name(info.entity_code))
+    if info.entity_code is not None:  # a confidential case never names its entity
+        await ctx.play("en_la_entidad")
+        await channel.stream_file(entity_prompt_name(info.entity_code))
+    if info.public_notes:
+        await ctx.play("caso_notas_publicas")
     if info.days_left is None:
         return
     if info.days_left >= 0:

@@ -109,6 +109,24 @@ PROMPTS: tuple[Prompt, ...] = (
         "Por favor, marque los diez dígitos de su número de caso y, al terminar, marque numeral.",
     ),
     _p("caso_no_encontrado", "No encontramos ningún caso con ese número."),
+    _p(
+        "caso_codigo",
+        "Ahora marque los seis dígitos del código de seguimiento que le dimos al registrar "
+        "su caso, o los cuatro últimos dígitos de su cédula, y al terminar marque numeral.",
+    ),
+    _p(
+        "caso_no_coincide",
+        "El número de caso o el código no coinciden con nuestros registros.",
+    ),
+    _p(
+        "caso_demasiados_intentos",
+        "Por su seguridad, no podemos consultar más casos desde este número por ahora.",
+    ),
+    _p(
+        "caso_notas_publicas",
+        "La entidad ha dejado una respuesta en su caso. Puede leerla en la página del "
+        "Centro tres uno uno, con su número de caso y su código, o un agente se la puede leer.",
+    ),
     _p("su_caso_esta", "Su caso está"),
     _p("estado_registrado", "registrado"),
     _p("estado_asignado", "asignado"),

@@ -13,13 +13,27 @@ from case_core.db.models import CaseHistoryRow, CaseRow, EntityRow, ServiceRow
 from case_core.domain.case import CaseAction, CaseStatus, CaseType, Channel
 from case_core.domain.errors import AccessDenied, DomainError, IllegalTransition
 from case_core.domain.roles import Actor, Role
+from case_core.services.case_status import private_status
 from case_core.services.cases import (
     RegisterCase,
     act_on_case,
     add_note,
     register_case,
-    status_for_caller,
 )
+
+
+def status_for_caller(uow_factory, *, number, now, tz, secret=None, source="test:1"):
+    return private_status(
+        uow_factory,
+        number=number,
+        secret=secret or CODES.get(number, "000000"),
+        source=source,
+        now=now,
+        tz=tz,
+    )
+
+
+CODES: dict[str, str] = {}
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 AGENT = Actor(None, "agente1", Role.AGENT)
@@ -291,6 +305,7 @@ async def test_status_for_caller_reads_days_left_and_unknown_numbers(seeded, pan
     registered = await register_case(
         seeded, _command(entity_id, service_id), actor=AGENT, now=NOW, tz=panama
     )
+    CODES[registered.number] = registered.tracking_code
     status = await status_for_caller(seeded, number=registered.number, now=NOW, tz=panama)
     assert (status.status, status.entity_code, status.days_left) == (
         CaseStatus.ASIGNADO,

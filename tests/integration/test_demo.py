@@ -65,6 +65,7 @@ async def test_given_the_demo_when_calls_flow_then_rows_pops_and_health_and_it_r
     async with running_demo(Settings(), options, database_url=migrated_database) as demo:
         status, body = await _health(demo.base_url())
         assert status == 200, body
+        await _citizen_channels_are_announced_and_answer(demo, options)
         await AmiQueueControl(demo.runtime.ami_clients).queue_add(  # type: ignore[arg-type]
             "cac311", "PJSIP/agent1001", "Ana Batista"
         )
@@ -87,6 +88,24 @@ async def test_given_the_demo_when_calls_flow_then_rows_pops_and_health_and_it_r
     async with running_demo(Settings(), options, database_url=migrated_database) as again:
         status, body = await _health(again.base_url())
         assert status == 200 and body["checks"]["ami:demo"] == "up"
+        assert again.api_key != demo.api_key  # a fresh demo key each run
+
+
+async def _citizen_channels_are_announced_and_answer(demo, options) -> None:  # type: ignore[no-untyped-def]
+    from cac311.demo import banner
+
+    base = demo.base_url()
+    text_banner = banner(demo, options)
+    assert f"{base}/ciudadano/" in text_banner and f"{base}/open311/v2/" in text_banner
+    assert demo.api_key.startswith("o311_") and demo.api_key in text_banner
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/ciudadano/") as r:
+            assert r.status == 200
+        async with http.get(f"{base}/open311/v2/services.json") as r:
+            assert r.status == 200 and len(await r.json()) > 0
+        data = {"api_key": demo.api_key}  # a valid key: the refusal is the missing service
+        async with http.post(f"{base}/open311/v2/requests.json", data=data) as r:
+            assert r.status == 400 and "service_code" in (await r.json())[0]["description"]
 
 
 @pytest.mark.skipif(not PG_ROOT.is_dir(), reason="Debian PostgreSQL binaries not installed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from tests.integration.test_desktop_support import (  # noqa: F401
 )
 
 desktop = make_desktop_fixture()
+PANAMA = ZoneInfo("America/Panama")
 CHANNEL = "Local/312@cac311-inbound-0000000c;2"
 AGENT_CHANNEL = "PJSIP/1001-00000007"
 
@@ -237,3 +239,115 @@ async def test_given_citizen_then_search_and_page_show_identity_cases_and_calls(
     assert "02/11/2026 10:00" in page and "125" in page  # call time in America/Panama
     missing = await agent.client.get("/ciudadanos/999999")
     assert missing.status == 404 and "El ciudadano no existe." in await missing.text()
+
+
+async def test_given_a_saved_case_then_the_agent_sees_a_tracking_code_that_is_stored_hashed(
+    desktop,
+):
+    from case_core.domain.tracking import verify_tracking_code
+
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    response = await agent.post(
+        "/casos",
+        {
+            "tipo": "queja",
+            "servicio_id": str(service.id),
+            "descripcion": "No llega agua a la barriada.",
+            "correo": "rosa@example.org",
+        },
+    )
+    data = await response.json()
+    code = data["tracking_code"]
+    assert len(code) == 6 and code.isdigit()
+    assert data["tracking_code_spaced"] == f"{code[:3]} {code[3:]}"
+    async with desktop.uow_factory() as uow:
+        case = await uow.cases.by_number(data["number"])
+    assert code not in case.tracking_code_hash and verify_tracking_code(
+        code, case.tracking_code_hash
+    )
+    assert case.contact_email == "rosa@example.org"
+
+
+async def test_given_a_walk_in_during_a_call_then_the_case_is_not_linked_to_the_call(
+    desktop, other_process
+):
+    _, pop_id = await _call_and_pop(other_process)
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    for channel in ("presencial", "redes"):
+        response = await agent.post(
+            "/casos",
+            {
+                "pop_id": str(pop_id),
+                "canal": channel,
+                "tipo": "queja",
+                "servicio_id": str(service.id),
+                "descripcion": "Reclamo presentado en ventanilla.",
+            },
+        )
+        data = await response.json()
+        assert data["channel"] == channel and data["call_id"] is None
+        async with desktop.uow_factory() as uow:
+            case = await uow.cases.by_number(data["number"])
+        assert case.channel == channel and case.call_id is None
+    bad = await agent.post(
+        "/casos",
+        {"canal": "fax", "tipo": "queja", "servicio_id": str(service.id), "descripcion": "x" * 9},
+    )
+    assert bad.status == 400 and "canal" in (await bad.json())["error"]
+
+
+async def test_given_a_lost_code_when_the_agent_makes_a_new_one_then_only_it_opens_the_case(
+    desktop,
+):
+    from case_core.db.models import OutboundMailRow
+    from case_core.services.case_status import private_status
+
+    service = await _service(desktop.uow_factory)
+    agent = await desktop.login("agente1", form=False)
+    saved = await (
+        await agent.post(
+            "/casos",
+            {
+                "tipo": "queja",
+                "servicio_id": str(service.id),
+                "descripcion": "No llega agua a la barriada.",
+                "cedula": "8-765-4321",
+                "nombre": "Rosa",
+                "correo": "rosa@example.org",
+            },
+        )
+    ).json()
+    page = await agent.client.get(f"/ciudadanos/{saved['citizen_id']}")
+    assert 'action="/casos/codigo"' in await page.text()
+    renewed = await agent.post("/casos/codigo", {"numero": saved["number"]})
+    assert renewed.status == 200
+    data = await renewed.json()
+    new, old = data["tracking_code"], saved["tracking_code"]
+    assert new != old and data["emailed"] is True
+
+    async def lookup(code: str):
+        return await private_status(
+            desktop.uow_factory,
+            number=saved["number"],
+            secret=code,
+            source="t:1",
+            now=desktop.clock(),
+            tz=PANAMA,
+        )
+
+    assert await lookup(new) is not None
+    assert await lookup(old) is None
+    async with desktop.uow_factory() as uow:
+        mails = (
+            await uow.session.scalars(select(OutboundMailRow).order_by(OutboundMailRow.id))
+        ).all()
+        history = await uow.cases.history(saved["case_id"])
+    assert [m.kind for m in mails] == ["caso_registrado", "caso_codigo"]
+    assert f"{new[:3]} {new[3:]}" in mails[1].body
+    note = history[-1]
+    assert note.kind == "note" and not note.public and new not in (note.note or "")
+    liaison = await desktop.login("enlace.idaan", form=False)
+    refused = await liaison.post("/casos/codigo", {"numero": saved["number"]})
+    assert refused.status == 403

@@ -152,40 +152,158 @@ async def test_menu_timeouts_and_bad_keys_reprompt_then_reach_an_agent(server, s
     assert call.result.caller_hung_up is False
 
 
-async def test_case_status_known_then_unknown(server, seeded):
+async def _idaan_case(seeded, **kw):
     async with seeded() as uow:
         idaan = await uow.directory.entity_by_code("IDAAN")
         service = await uow.directory.service_by_code(idaan.id, "fuga")
-    registered = await register_case(
+    return await register_case(
         seeded,
         RegisterCase(
-            type=CaseType.QUEJA,
+            type=kw.pop("type", CaseType.QUEJA),
             channel=Channel.TELEFONO,
             entity_id=idaan.id,
             service_id=service.id,
             description="Fuga en la vía principal.",
+            **kw,
         ),
         actor=Actor(None, "agente1", Role.AGENT),
         now=NOW,
         tz=PANAMA,
     )
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def test_case_status_needs_the_tracking_code_then_reads_it(server, seeded):
+    registered = await _idaan_case(seeded)
     call = await _call(
         server,
-        [Press("5"), Press(registered.number + "#"), Press("1"), Press("2026999999#"), Timeout()],
+        [
+            Press("5"),
+            Press(registered.number + "#"),
+            Press(registered.tracking_code + "#"),
+            Press("1"),
+            Press("2026999999#"),
+            Press("123456#"),
+            Timeout(),
+        ],
     )
     played = _played(call)
+    assert "cac311/caso-codigo" in played
     assert "cac311/estado-asignado" in played and "cac311/entidad-idaan" in played
     assert 'SAY NUMBER 5 ""' in call.commands  # fuga: 5-day SLA, opened today
-    assert "cac311/caso-no-encontrado" in played
+    assert "cac311/caso-no-coincide" in played
     assert call.variables["CAC311_NEXT"] == "hangup"
+    assert call.variables["CAC311_CASE_NUMBER"] == registered.number
     _, steps = await _session(seeded, call.uniqueid)
     assert ("estado", registered.number, "asignado") in steps
-    assert ("estado", "2026999999", "desconocido") in steps
+    assert ("estado", None, "no_coincide") in steps
+    # The codes are never stored in the session log, nor the number that did not match.
+    digits = " ".join(d or "" for _, d, _ in steps)
+    assert registered.tracking_code not in digits and "2026999999" not in digits
+
+
+async def test_a_known_number_with_a_wrong_code_sounds_like_an_unknown_number(server, seeded):
+    registered = await _idaan_case(seeded)
+    known = await _call(
+        server,
+        [
+            Press("5"),
+            Press(registered.number + "#"),
+            Press(_wrong(registered.tracking_code) + "#"),
+            Timeout(),
+        ],
+        callerid="62220001",
+    )
+    unknown = await _call(
+        server,
+        [Press("5"), Press("2026999999#"), Press("123456#"), Timeout()],
+        callerid="62220002",
+    )
+    # Same prompts, same variables: the caller cannot tell that the first number exists.
+    assert _played(known) == _played(unknown)
+    assert "cac311/estado-asignado" not in _played(known)
+    assert "cac311/entidad-idaan" not in _played(known)
+    assert "CAC311_CASE_NUMBER" not in known.variables
+    assert known.variables["CAC311_NEXT"] == unknown.variables["CAC311_NEXT"] == "queue"
+
+
+async def test_the_last_four_of_the_cedula_open_an_identified_citizens_case(server, seeded):
+    from case_core.services.citizens import CitizenData, save_citizen
+
+    citizen_id = await save_citizen(
+        seeded, CitizenData(cedula="8-765-4321", first_name="Ana", last_name="Ríos")
+    )
+    registered = await _idaan_case(seeded, citizen_id=citizen_id)
+    call = await _call(
+        server, [Press("5"), Press(registered.number + "#"), Press("4321#"), Timeout()]
+    )
+    assert "cac311/estado-asignado" in _played(call)
+    refused = await _call(
+        server, [Press("5"), Press(registered.number + "#"), Press("4322#"), Timeout()]
+    )
+    assert "cac311/caso-no-coincide" in _played(refused)
+
+
+async def test_a_confidential_case_reads_its_status_but_never_its_entity(server, seeded):
+    registered = await _idaan_case(seeded, type=CaseType.DENUNCIA, anonymous=True)
+    call = await _call(
+        server,
+        [
+            Press("5"),
+            Press(registered.number + "#"),
+            Press(registered.tracking_code + "#"),
+            Timeout(),
+        ],
+    )
+    played = _played(call)
+    assert "cac311/estado-asignado" in played
+    assert "cac311/entidad-idaan" not in played and "cac311/en-la-entidad" not in played
+
+
+async def test_repeated_wrong_codes_lock_the_caller_out_even_with_the_right_one(
+    server, seeded, caplog
+):
+    registered = await _idaan_case(seeded)
+    caplog.set_level(logging.DEBUG)
+    wrong = _wrong(registered.tracking_code)
+    for _ in range(5):
+        await _call(
+            server,
+            [Press("5"), Press(registered.number + "#"), Press(wrong + "#"), Timeout()],
+            callerid="61110000",
+        )
+    locked = await _call(
+        server,
+        [Press("5"), Press(registered.number + "#"), Press(registered.tracking_code + "#")],
+        callerid="61110000",
+    )
+    assert "cac311/caso-demasiados-intentos" in _played(locked)
+    assert "cac311/estado-asignado" not in _played(locked)
+    assert locked.variables["CAC311_IVR_OUTCOME"] == "estado_bloqueado"
+    assert locked.variables["CAC311_NEXT"] == "queue"
+    # Another caller with the right code still gets through.
+    other = await _call(
+        server,
+        [
+            Press("5"),
+            Press(registered.number + "#"),
+            Press(registered.tracking_code + "#"),
+            Timeout(),
+        ],
+        callerid="61110001",
+    )
+    assert "cac311/estado-asignado" in _played(other)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (registered.number, registered.tracking_code, wrong, "61110000"):
+        assert secret not in text
 
 
 async def test_an_unknown_case_number_then_silence_goes_to_an_agent_not_a_hangup(server):
-    call = await _call(server, [Press("5"), Press("2026999999#"), Timeout()])
-    assert "cac311/caso-no-encontrado" in _played(call)
+    call = await _call(server, [Press("5"), Press("2026999999#"), Press("123456#"), Timeout()])
+    assert "cac311/caso-no-coincide" in _played(call)
     # Never hang up on a caller who only mistyped: the goodbye is for one who heard a status.
     assert call.variables["CAC311_NEXT"] == "queue"
     assert "cac311/despedida" not in _played(call)
@@ -195,7 +313,7 @@ async def test_an_unknown_case_number_then_silence_goes_to_an_agent_not_a_hangup
 BRANCHES = {
     "queja": (["1", "2", "8*123*4567#"], "61234567"),
     "denuncia": (["2", "2", "8*123*4567#"], "62220000"),
-    "estado": (["5", "2026999999#", "1", "2026999998#"], "62220000"),
+    "estado": (["5", "2026999999#", "123456#", "1", "2026999998#"], "62220000"),
 }
 HANGUP_CASES = [(branch, n) for branch, (keys, _) in BRANCHES.items() for n in range(len(keys) + 1)]
 
@@ -217,6 +335,9 @@ async def test_a_hangup_at_any_step_leaves_a_complete_session(seeded, branch, ha
     expected = [k.rstrip("#") for k in keys[:hangup_at]]
     if branch == "queja" or branch == "denuncia":
         expected = [k for k in expected if "*" not in k]  # cédulas are stored as identities
+    if branch == "estado":
+        # Case numbers that did not match and codes are keys to a case: never stored.
+        expected = [k for k in expected if len(k) == 1]
     assert logged == expected
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -226,7 +347,7 @@ async def test_database_down_still_sends_the_caller_to_the_queue(seeded):
     try:
         async with _server(UnitOfWorkFactory(make_sessionmaker(dead_engine))) as srv:
             call = await _call(srv, [Press("1"), Press("8*123*4567#")])
-            status_call = await _call(srv, [Press("5"), Press("2026000001#")])
+            status_call = await _call(srv, [Press("5"), Press("2026000001#"), Press("123456#")])
     finally:
         await dead_engine.dispose()
     v = call.variables
@@ -277,7 +398,11 @@ async def test_readback_says_the_case_number_digit_by_digit_and_repeats(server):
 async def test_no_personal_data_reaches_the_logs(server, caplog):
     caplog.set_level(logging.DEBUG)
     await _call(server, [Press("1"), Press("14*1*1#"), Press("8*123*4567#")], callerid="61234567")
-    await _call(server, [Press("5"), Press("2026999999#"), Timeout()], callerid="61234567")
+    await _call(
+        server,
+        [Press("5"), Press("2026999999#"), Press("654321#"), Timeout()],
+        callerid="61234567",
+    )
     text = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in ("8-123-4567", "8*123*4567", "14*1*1", "61234567", "2026999999"):
+    for secret in ("8-123-4567", "8*123*4567", "14*1*1", "61234567", "2026999999", "654321"):
         assert secret not in text

@@ -67,3 +67,28 @@ def test_smtp_settings_come_from_the_environment_and_a_bad_port_is_named():
     assert load_settings({}).smtp.host == ""
     with pytest.raises(ConfigError, match="CAC311_SMTP_PORT"):
         load_settings({"CAC311_SMTP_PORT": "x"})
+
+
+def test_given_citizen_channel_variables_then_settings_carry_them():
+    from cac311.config import HostPort, load_settings
+
+    s = load_settings(
+        {
+            "CAC311_OPEN311_JURISDICTION": "311.gob.pa",
+            "CAC311_INTAKE_BIND": "10.0.0.5:2525",
+            "CAC311_INTAKE_DOMAIN": "Casos.311.gob.pa",
+        }
+    )
+    assert s.open311_jurisdiction == "311.gob.pa"
+    assert s.intake_bind == HostPort("10.0.0.5", 2525)
+    assert s.intake_domain == "casos.311.gob.pa"
+    assert load_settings({}).intake_bind is None
+
+
+def test_given_trusted_proxies_then_they_are_a_tuple():
+    from cac311.config import load_settings
+
+    assert load_settings({"CAC311_TRUSTED_PROXIES": "10.0.0.1, 10.0.0.2"}).trusted_proxies == (
+        "10.0.0.1",
+        "10.0.0.2",
+    )

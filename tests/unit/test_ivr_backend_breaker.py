@@ -41,14 +41,15 @@ def _backend(mode: str) -> DatabaseBackend:
 async def _timeouts(backend: DatabaseBackend, n: int) -> None:
     for _ in range(n):
         with pytest.raises(BackendUnavailable):
-            await backend.case_status("2026000001")
+            await backend.case_status("2026000001", "123456", None)
 
 
 async def test_timeouts_among_successes_do_not_trip_but_three_in_a_row_do():
     backend = _backend("hang")
     await _timeouts(backend, 2)
     assert backend.available
-    assert await backend.case_status("12") is None  # answered without the database: a success
+    # A malformed number is answered without the database: a success.
+    assert await backend.case_status("12", "123456", None) is None
     await _timeouts(backend, 2)
     assert backend.available
     await _timeouts(backend, 1)

@@ -5,6 +5,13 @@ from case_core.db.models.callback_extra import CallbackOptOutRow  # noqa: F401
 from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow
 from case_core.db.models.calls import CallRow, IvrSessionRow, IvrStepRow
 from case_core.db.models.cases import CaseHistoryRow, CaseNumberCounterRow, CaseRow
+from case_core.db.models.citizen_channels import (  # noqa: F401
+    AttachmentAccessRow,
+    CaseAttachmentRow,
+    Open311KeyRow,
+    Open311PostRow,
+    RateEventRow,
+)
 from case_core.db.models.citizens import CitizenPhoneRow, CitizenRow
 from case_core.db.models.desk import CallWrapupRow, CaseSubmissionRow  # noqa: F401
 from case_core.db.models.desktop import AgentStateEventRow, ScreenPopRow, WebSessionRow  # noqa: F401,E501

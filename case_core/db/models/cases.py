@@ -68,6 +68,16 @@ class CaseRow(CreatedAt, Base):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", use_alter=True), index=True)
     pop_to_save_seconds: Mapped[float | None]
     updated_at: Mapped[datetime | None]
+    # Issue 12: the citizen's private tracking code (scrypt hash, see domain/tracking.py),
+    # where to notify them, and where the problem is.
+    tracking_code_hash: Mapped[str | None] = mapped_column(String(160))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    # Identity a citizen typed on the web, an app or an e-mail: unverified, so it is kept on
+    # the case and never merged into the citizens registry (an agent links it after checking).
+    declared_name: Mapped[str | None] = mapped_column(String(160))
+    declared_cedula: Mapped[str | None] = mapped_column(String(20))
 
 
 class CaseHistoryRow(Base):
