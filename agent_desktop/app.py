@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent_desktop.admin import setup_admin_routes
 from agent_desktop.auth import wants_json
 from agent_desktop.contact_center import setup_contact_center_routes
 from agent_desktop.handlers import auth as auth_handlers
@@ -198,5 +199,6 @@ def init_app(
     r.add_get("/ws", websocket_handler)
     setup_liaison_routes(app)
     setup_contact_center_routes(app)
+    setup_admin_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -63,6 +63,10 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    env: str = "production"  # CAC311_ENV=demo lets serve start with demo users (issue 11)
+    require_2fa: bool = False  # CAC311_REQUIRE_2FA=1: TOTP for admins and supervisors
+    login_max_failures: int = 5  # failures in a row that lock an account
+    login_lockout_minutes: int = 15
 
     @property
     def tz(self) -> ZoneInfo:
@@ -76,14 +80,14 @@ class Settings:
 def _host_port(name: str, raw: str) -> HostPort:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
-        raise ConfigError(f"{PREFIX}{name} must be host:port, got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} debe ser host:puerto, no {raw!r}")
     return HostPort(host.strip("[]"), _port(name, port))
 
 
 def _port(name: str, raw: str) -> int:
     port = _int(name, raw)
     if not 0 <= port <= 65535:
-        raise ConfigError(f"{PREFIX}{name} must be a TCP port (0-65535), got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} debe ser un puerto TCP (0-65535), no {raw!r}")
     return port
 
 
@@ -91,9 +95,9 @@ def _int(name: str, raw: str, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{PREFIX}{name} debe ser un número entero, no {raw!r}") from None
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{PREFIX}{name} debe ser al menos {minimum}, no {value}")
     return value
 
 
@@ -111,12 +115,13 @@ def _ami_servers(env: Mapping[str, str], default: AmiServer) -> tuple[AmiServer,
             name, sep, address = item.strip().partition("=")
             if not sep or not name:
                 raise ConfigError(
-                    f"{PREFIX}AMI_SERVERS must be name=host:port[,name=host:port], got {item!r}"
+                    f"{PREFIX}AMI_SERVERS debe ser nombre=host:puerto[,nombre=host:puerto], "
+                    f"no {item!r}"
                 )
             hp = _host_port("AMI_SERVERS", address)
             servers.append(AmiServer(name.strip(), hp.host, hp.port, user, secret))
         if len({s.name for s in servers}) != len(servers):
-            raise ConfigError(f"{PREFIX}AMI_SERVERS has a repeated server name")
+            raise ConfigError(f"{PREFIX}AMI_SERVERS repite un nombre de servidor")
         return tuple(servers)
     port = _port("AMI_PORT", env.get(PREFIX + "AMI_PORT", str(default.port)))
     host = env.get(PREFIX + "AMI_HOST", default.host)
@@ -127,10 +132,10 @@ def _ami_servers(env: Mapping[str, str], default: AmiServer) -> tuple[AmiServer,
 def _calling_hours(raw: str) -> tuple[int, int]:
     start, sep, end = raw.partition("-")
     if not sep:
-        raise ConfigError(f"{PREFIX}CALLING_HOURS must be like 8-20, got {raw!r}")
+        raise ConfigError(f"{PREFIX}CALLING_HOURS debe ser como 8-20, no {raw!r}")
     first, last = _int("CALLING_HOURS", start), _int("CALLING_HOURS", end)
     if not 0 <= first < last <= 24:
-        raise ConfigError(f"{PREFIX}CALLING_HOURS must satisfy 0 <= start < end <= 24, got {raw!r}")
+        raise ConfigError(f"{PREFIX}CALLING_HOURS debe cumplir 0 <= inicio < fin <= 24, no {raw!r}")
     return first, last
 
 
@@ -142,7 +147,9 @@ def _holidays(raw: str) -> tuple[str, ...]:
         try:
             date.fromisoformat(day)
         except ValueError:
-            raise ConfigError(f"{PREFIX}HOLIDAYS must list YYYY-MM-DD dates, got {day!r}") from None
+            raise ConfigError(
+                f"{PREFIX}HOLIDAYS debe listar fechas AAAA-MM-DD, no {day!r}"
+            ) from None
     return days
 
 
@@ -157,7 +164,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, object] = {"ami_servers": _ami_servers(env, d.ami)}
     if (url := get("DATABASE_URL")) is not None:
         if not url.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
-            raise ConfigError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL")
+            raise ConfigError(f"{PREFIX}DATABASE_URL debe ser una URL postgresql://")
         values["database_url"] = normalise_database_url(url)
     if (raw := get("FASTAGI_BIND")) is not None:
         values["fastagi_bind"] = _host_port("FASTAGI_BIND", raw)
@@ -173,7 +180,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         try:
             ZoneInfo(raw)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{PREFIX}TIMEZONE is not a known time zone: {raw!r}") from None
+            raise ConfigError(
+                f"{PREFIX}TIMEZONE no es una zona horaria conocida: {raw!r}"
+            ) from None
         values["timezone"] = raw
     for name, attr, minimum in (
         ("SERVICE_LEVEL_SECONDS", "service_level_seconds", 1),
@@ -189,7 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["queue_name"] = raw
     if (raw := get("CALLBACK_TRUNK")) is not None:
         if "{number}" not in raw:
-            raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")
+            raise ConfigError(f"{PREFIX}CALLBACK_TRUNK debe contener {{number}}, no {raw!r}")
         values["callback_trunk"] = raw
     if (raw := get("CALLBACK_CALLER_ID")) is not None:
         values["callback_caller_id"] = raw
@@ -199,6 +208,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["holidays"] = _holidays(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
+    if (raw := get("ENV")) is not None:
+        if raw not in ("production", "demo"):
+            raise ConfigError(f"{PREFIX}ENV debe ser production o demo, no {raw!r}")
+        values["env"] = raw
+    if (raw := get("REQUIRE_2FA")) is not None:
+        if raw not in ("0", "1"):
+            raise ConfigError(f"{PREFIX}REQUIRE_2FA debe ser 0 o 1, no {raw!r}")
+        values["require_2fa"] = raw == "1"
+    for name, attr in (
+        ("LOGIN_MAX_FAILURES", "login_max_failures"),
+        ("LOGIN_LOCKOUT_MINUTES", "login_lockout_minutes"),
+    ):
+        if (raw := get(name)) is not None:
+            values[attr] = _int(name, raw, 1)
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -19,3 +19,40 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+# Argon2 is deliberately slow (tens of ms of CPU each). It runs on a small dedicated pool so
+# that a flood of logins never blocks the event loop nor takes every core: other users'
+# pages stay fast. Calls beyond MAX_PENDING are refused at once (the caller says "busy").
+import asyncio  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+HASH_WORKERS = 1
+MAX_PENDING = 16
+_pool = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="argon2")
+_pending = 0
+
+
+class HashingBusy(RuntimeError):
+    """Too many password checks are waiting; try again in a moment."""
+
+
+async def _bounded(fn, *args):  # type: ignore[no-untyped-def]
+    global _pending
+    if _pending >= MAX_PENDING:
+        raise HashingBusy("too many password checks waiting")
+    _pending += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+    finally:
+        _pending -= 1
+
+
+async def verify_password_async(password_hash: str, password: str) -> bool:
+    """:func:`verify_password` off the event loop, on the bounded Argon2 pool."""
+    return bool(await _bounded(verify_password, password_hash, password))
+
+
+async def hash_password_async(password: str) -> str:
+    """:func:`hash_password` off the event loop, on the bounded Argon2 pool."""
+    return str(await _bounded(hash_password, password))

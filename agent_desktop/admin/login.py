@@ -1,0 +1,146 @@
+"""The login checks of issue 11: throttling and lockout before Argon2, the optional TOTP
+code, and the steps a user must take before any other page (a new password, 2FA setup)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import pyotp
+from aiohttp import web
+
+from agent_desktop.keys import CLOCK, SETTINGS, UOW
+from agent_desktop.sessions import SessionInfo
+from case_core.db.models import UserRow
+from case_core.domain.passwords import ThrottlePolicy
+from case_core.domain.roles import Role
+from case_core.security import HashingBusy, verify_password_async
+from case_core.services.login_guard import record_attempt, refusal_before_check
+
+# Verified against when the user does not exist, so both cases take the same time.
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$lRL5N8AGmTtlsZBqstOjpw$"
+    "eFv45cZG0koNbo7jpNEJDqo67HZ3swDtDEFNQ325gj4"
+)
+CHANGE_PASSWORD_PATH = "/cuenta/contrasena"
+TOTP_SETUP_PATH = "/cuenta/2fa"
+TWO_FACTOR_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+# Paths a user with a pending step may still reach.
+OPEN_PATHS = ("/login", "/logout", "/static/", "/health", "/cuenta/")
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address. (Behind a reverse proxy this is the proxy: configure the proxy to
+    limit logins too, or extend this to a trusted X-Forwarded-For.)"""
+    return (request.remote or "desconocida")[:64]
+
+
+def policy_of(request: web.Request) -> ThrottlePolicy:
+    settings = request.config_dict[SETTINGS]
+    return ThrottlePolicy(
+        max_user_failures=settings.login_max_failures,
+        lockout=timedelta(minutes=settings.login_lockout_minutes),
+    )
+
+
+async def check_login(
+    request: web.Request, username: str, password: str, code: str
+) -> UserRow | web.Response:
+    """The user if name, password (and TOTP code when set up) are right; else the login
+    page with a Spanish error (401, 429 when throttled or locked, 503 when busy)."""
+    from agent_desktop.handlers.auth import BAD_LOGIN, login_page
+
+    config = request.config_dict
+    uow_factory, now, ip, policy = (
+        config[UOW],
+        config[CLOCK](),
+        client_ip(request),
+        policy_of(request),
+    )
+    refusal = await refusal_before_check(
+        uow_factory, username=username, ip=ip, now=now, policy=policy
+    )
+    if refusal is not None:
+        await record_attempt(
+            uow_factory,
+            username=username,
+            ip=ip,
+            ok=False,
+            reason=refusal.reason,
+            now=now,
+            policy=policy,
+        )
+        return login_page(request, error=refusal.message, status=429)
+    async with uow_factory() as uow:
+        user = await uow.users.by_username(username) if username else None
+    usable = user is not None and user.active
+    try:
+        ok = await verify_password_async(user.password_hash if usable else DUMMY_HASH, password)  # type: ignore[union-attr]
+    except HashingBusy:
+        return login_page(
+            request,
+            error="Hay muchos intentos de entrada en este momento. Intente en unos segundos.",
+            status=503,
+        )
+    reason = "ok" if ok and usable else ("unknown_user" if not usable else "bad_password")
+    if reason == "ok" and user is not None and user.totp_secret:
+        if not code:
+            reason = "code_missing"
+        elif not pyotp.TOTP(user.totp_secret).verify(code, for_time=now, valid_window=1):
+            reason = "bad_code"
+    if reason != "ok":
+        await record_attempt(
+            uow_factory, username=username, ip=ip, ok=False, reason=reason, now=now, policy=policy
+        )
+        if reason == "code_missing":
+            error = "Escriba también el código de seis dígitos de su aplicación de autenticación."
+        elif reason == "bad_code":
+            error = "El código de verificación no es correcto."
+        else:
+            error = BAD_LOGIN
+        return login_page(request, error=error, status=401)
+    await record_attempt(
+        uow_factory, username=username, ip=ip, ok=True, reason="ok", now=now, policy=policy
+    )
+    assert user is not None
+    return user
+
+
+def needs_totp_setup(request: web.Request, role: Role | str, has_totp: bool) -> bool:
+    settings = request.config_dict[SETTINGS]
+    return settings.require_2fa and role in TWO_FACTOR_ROLES and not has_totp
+
+
+def first_step_after_login(request: web.Request, user: UserRow) -> str | None:
+    """Where a user must go before anything else, if anywhere."""
+    if user.must_change_password:
+        return CHANGE_PASSWORD_PATH
+    if needs_totp_setup(request, user.role, bool(user.totp_secret)):
+        return TOTP_SETUP_PATH
+    return None
+
+
+def pending_step(request: web.Request, session: SessionInfo) -> str | None:
+    if session.must_change_password:
+        return CHANGE_PASSWORD_PATH
+    if needs_totp_setup(request, session.actor.role, session.has_totp):
+        return TOTP_SETUP_PATH
+    return None
+
+
+@web.middleware
+async def pending_step_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """A user who must change the password (or set up 2FA) reaches no other page."""
+    from agent_desktop.auth import current_session, wants_json
+
+    if request.path.startswith(OPEN_PATHS) or request.path == "/":
+        return await handler(request)
+    session = await current_session(request)
+    step = pending_step(request, session) if session is not None else None
+    if step is None:
+        return await handler(request)
+    if wants_json(request) or request.method != "GET" or request.path.startswith("/ws"):
+        raise web.HTTPForbidden(text="Primero cambie su contraseña o configure la verificación.")
+    raise web.HTTPFound(step)
