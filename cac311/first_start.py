@@ -13,17 +13,19 @@ from cac311.config import Settings
 
 def refuse_unsafe_start(settings: Settings) -> str | None:
     """A Spanish message saying what to do, or None when it is safe to start."""
+    return asyncio.run(unsafe_start_reason(settings))
+
+
+async def unsafe_start_reason(settings: Settings) -> str | None:
+    """:func:`refuse_unsafe_start` inside a running loop."""
     if settings.env == "demo":
         return None
     from cac311.bootstrap import database
     from case_core.services.user_admin import first_start_check
 
-    async def check():  # type: ignore[no-untyped-def]
-        async with database(settings) as uow_factory:
-            return await first_start_check(uow_factory)
-
     try:
-        result = asyncio.run(check())
+        async with database(settings) as uow_factory:
+            result = await first_start_check(uow_factory)
     except Exception as err:  # database down or not migrated
         return (
             "cac311 no arranca: no se pudo revisar los usuarios en la base de datos "
