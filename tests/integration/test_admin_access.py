@@ -149,12 +149,22 @@ async def test_given_a_new_user_then_the_first_login_forces_a_password_change(de
     ):
         weak = await client.post(
             "/cuenta/contrasena",
-            data={"csrf_token": token, "actual": "temporal-de-prueba-1", "nueva": new, "repetir": new},
+            data={
+                "csrf_token": token,
+                "actual": "temporal-de-prueba-1",
+                "nueva": new,
+                "repetir": new,
+            },
         )
         assert weak.status == 400 and message in await weak.text()
     wrong = await client.post(
         "/cuenta/contrasena",
-        data={"csrf_token": token, "actual": "otra", "nueva": NEW_PASSWORD, "repetir": NEW_PASSWORD},
+        data={
+            "csrf_token": token,
+            "actual": "otra",
+            "nueva": NEW_PASSWORD,
+            "repetir": NEW_PASSWORD,
+        },
     )
     assert wrong.status == 400 and "actual no es correcta" in await wrong.text()
     done = await client.post(

@@ -29,7 +29,9 @@ def _secret(tmp_path, text: str):
 
 
 async def test_given_a_fresh_database_when_seeded_then_no_user_and_serve_refuses_until_an_admin(
-    env, empty_database, tmp_path
+    env,
+    empty_database,  # noqa: F811
+    tmp_path,
 ):
     seeded = _run("seed", env=env)
     assert seeded.returncode == 0, seeded.stderr
@@ -49,12 +51,23 @@ async def test_given_a_fresh_database_when_seeded_then_no_user_and_serve_refuses
     # The password is never an argument: without a terminal or a file the command refuses.
     no_tty = _run("users", "create-admin", "jefa", env=env)
     assert no_tty.returncode == 1 and "--password-file" in no_tty.stderr
-    weak = _run("users", "create-admin", "jefa", "--password-file", _secret(tmp_path, "admin12345678"), env=env)  # fmt: skip
+    weak = _run(
+        "users",
+        "create-admin",
+        "jefa",
+        "--password-file",
+        _secret(tmp_path, "admin12345678"),
+        env=env,
+    )
     assert weak.returncode == 1 and "demasiado común" in weak.stderr
     made = _run(
-        "users", "create-admin", "jefa", "--password-file", _secret(tmp_path, ADMIN_PASSWORD),
+        "users",
+        "create-admin",
+        "jefa",
+        "--password-file",
+        _secret(tmp_path, ADMIN_PASSWORD),
         env=env,
-    )  # fmt: skip
+    )
     assert made.returncode == 0, made.stderr
 
     from cac311.config import load_settings
@@ -82,10 +95,24 @@ async def test_given_demo_users_when_serving_then_refused_unless_demo_env(env, t
     assert await unsafe_start_reason(load_settings({**env, "CAC311_ENV": "demo"})) is None
 
     # Once every demo user is disabled or has a new password, serve may start.
-    for name in ("agente1", "agente2", "agente3", "supervisor", "auditor", "enlace.idaan",
-                 "enlace.mupa"):  # fmt: skip
+    for name in (
+        "agente1",
+        "agente2",
+        "agente3",
+        "supervisor",
+        "auditor",
+        "enlace.idaan",
+        "enlace.mupa",
+    ):
         assert _run("users", "disable", name, env=env).returncode == 0
-    reset = _run("users", "reset-password", "admin", "--password-file", _secret(tmp_path, ADMIN_PASSWORD), env=env)  # fmt: skip
+    reset = _run(
+        "users",
+        "reset-password",
+        "admin",
+        "--password-file",
+        _secret(tmp_path, ADMIN_PASSWORD),
+        env=env,
+    )
     assert reset.returncode == 0, reset.stderr
     assert await unsafe_start_reason(load_settings(env)) is None
 
@@ -94,14 +121,32 @@ def test_users_commands_create_list_set_role_and_speak_spanish(env, tmp_path):
     assert _run("seed", env=env).returncode == 0
     secret = _secret(tmp_path, ADMIN_PASSWORD)
     created = _run(
-        "users", "create", "enlace.mop", "--name", "Rita Mop", "--role", "liaison_exec",
-        "--entity", "MOP", "--password-file", secret, env=env,
-    )  # fmt: skip
+        "users",
+        "create",
+        "enlace.mop",
+        "--name",
+        "Rita Mop",
+        "--role",
+        "liaison_exec",
+        "--entity",
+        "MOP",
+        "--password-file",
+        secret,
+        env=env,
+    )
     assert created.returncode == 0, created.stderr
     no_entity = _run(
-        "users", "create", "otra", "--name", "Otra", "--role", "liaison", "--password-file",
-        secret, env=env,
-    )  # fmt: skip
+        "users",
+        "create",
+        "otra",
+        "--name",
+        "Otra",
+        "--role",
+        "liaison",
+        "--password-file",
+        secret,
+        env=env,
+    )
     assert no_entity.returncode == 1 and "debe pertenecer a una entidad" in no_entity.stderr
     bad_role = _run("users", "set-role", "enlace.mop", "--role", "jefe", env=env)
     assert bad_role.returncode == 1 and "Rol desconocido" in bad_role.stderr
