@@ -93,7 +93,13 @@ async def end_user_presence(app: web.Application, user_id: int) -> int:
     """Close every live socket of ``user_id`` here and remove their phone from the queue."""
     closed = 0
     for client in [c for c in app[HUB].clients if c.user_id == user_id]:
-        client.offer(EXPIRED)
+        # Stop its writer, then say why and close: the notice goes out before the close.
+        if client.task is not None:
+            client.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await client.task
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.ws.send_str(json.dumps(EXPIRED, ensure_ascii=False)), 2)
         with contextlib.suppress(Exception):
             await client.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"user disabled")
         closed += 1
