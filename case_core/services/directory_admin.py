@@ -393,7 +393,8 @@ async def update_entity(
     """3-1-1 keeps the entity record itself (kind, province, active)."""
     if not is_311(actor):
         raise AccessDenied("Solo el 3-1-1 cambia los datos de una entidad.")
-    if kind not in ("institucion", "municipio") and not (0 < len(kind) <= 20):
+    kind = kind.strip().lower()
+    if not kind.replace("_", "").isalpha() or len(kind) > 20:
         raise InvalidChange("Tipo de entidad no válido.")
     async with uow_factory() as uow:
         row = await uow.session.get(EntityRow, entity_id, with_for_update=True)
