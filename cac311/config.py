@@ -240,7 +240,7 @@ def _smtp(get: Callable[[str], str | None]) -> SmtpSettings:
     d = SmtpSettings(host="")
     starttls = (get("SMTP_STARTTLS") or "0").strip().lower()
     if starttls not in ("0", "1", "true", "false", "yes", "no"):
-        raise ConfigError(f"{PREFIX}SMTP_STARTTLS must be 0 or 1, got {starttls!r}")
+        raise ConfigError(f"{PREFIX}SMTP_STARTTLS debe ser 0 o 1, no {starttls!r}")
     return SmtpSettings(
         host=get("SMTP_HOST") or "",
         port=_port("SMTP_PORT", get("SMTP_PORT") or str(d.port)),
