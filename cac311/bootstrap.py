@@ -115,11 +115,30 @@ async def start_ivr(rt: Runtime) -> None:
     server = FastAgiServer(build_routes(backend), bind.host, bind.port)
     await rt.stack.enter_async_context(server)
     rt.ports["ivr"] = server.port
+    await _forget_announcements_on_notify(rt, backend)
 
     async def listening() -> bool:
         return server.port > 0
 
     rt.health.add("ivr", listening)
+
+
+async def _forget_announcements_on_notify(rt: Runtime, backend) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: a new or ended announcement reaches the next caller, not only after the
+    backend's cache expires."""
+    from agent_desktop.pg_listen import PgListener
+    from case_core.services.announcements import ANNOUNCEMENT_CHANNEL
+
+    dsn = rt.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    listener = PgListener(
+        dsn,
+        (ANNOUNCEMENT_CHANNEL,),
+        lambda _channel, _payload: backend.forget_announcements(),
+        lambda _n: backend.forget_announcements(),  # notices missed while disconnected
+        name="ivr-announcements",
+    )
+    await listener.start()
+    rt.stack.push_async_callback(listener.stop)
 
 
 async def start_ami(rt: Runtime) -> None:

@@ -25,9 +25,7 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with database(settings) as uow_factory:
-            report = await seed(
-                uow_factory, now=datetime.now(UTC), demo_users=args.demo_users
-            )
+            report = await seed(uow_factory, now=datetime.now(UTC), demo_users=args.demo_users)
         print(
             "Directorio cargado: "
             f"{report.entities} entidades, {report.services} servicios, "

@@ -222,9 +222,7 @@ def _disable(settings: Settings, args: argparse.Namespace) -> int:
         done = await disable_user(
             uow_factory, actor=_cli_actor(), username=args.username, now=datetime.now(UTC)
         )
-        print(
-            f"Usuario «{args.username}» desactivado; sesiones cerradas: {done.sessions_ended}."
-        )
+        print(f"Usuario «{args.username}» desactivado; sesiones cerradas: {done.sessions_ended}.")
 
     return _run(settings, work)
 

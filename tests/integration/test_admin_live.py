@@ -226,3 +226,57 @@ async def test_given_a_connected_desktop_when_an_announcement_is_made_then_it_sh
         )
         await call.run()
     assert not any(c.startswith("STREAM FILE") and new_prompt in c for c in call.commands)
+
+
+async def test_given_a_running_ivr_when_an_announcement_is_made_then_the_next_callers_hear_it(
+    seeded, migrated_database, tmp_path
+):
+    """The IVR part caches announcements for 30 s; the NOTIFY of a new one drops the cache,
+    so callers hear it within seconds (each call here is a new caller)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from cac311.bootstrap import running_parts
+    from cac311.config import HostPort
+    from case_core.domain.roles import Actor, Role
+    from case_core.services.announcements import create_announcement
+    from ivr.backend import ANNOUNCEMENTS_TTL
+
+    settings = replace(
+        Settings(),
+        database_url=migrated_database,
+        fastagi_bind=HostPort("127.0.0.1", 0),
+        health_bind=HostPort("127.0.0.1", 0),
+        recordings_dir=tmp_path,
+    )
+
+    async def played() -> list[str]:
+        call = SimulatedAgiCall(
+            "127.0.0.1",
+            rt.ports["ivr"],
+            "inbound",
+            caller=CallerScript([Press("0")]),
+            variables={"CAC311_GREETED": "1"},
+        )
+        await call.run()
+        return [parse_agi_args(c)[2] for c in call.commands if c.startswith("STREAM FILE")]
+
+    async with running_parts(settings, {"ivr"}) as rt:
+        before = await played()  # fills the IVR's cache
+        async with seeded() as uow:
+            idaan = await uow.directory.entity_by_code("IDAAN")
+        now = datetime.now(UTC)
+        await create_announcement(
+            seeded,
+            actor=Actor(None, "supervisor", Role.SUPERVISOR),
+            entity_id=idaan.id,
+            text_es="Corte de agua en Chilibre hasta mañana.",
+            valid_from=now - timedelta(minutes=1),
+            valid_to=now + timedelta(hours=2),
+            now=now,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ANNOUNCEMENTS_TTL / 3
+        while not any(p.startswith("cac311/anuncio-idaan-") for p in await played()):
+            assert loop.time() < deadline, "the IVR kept its stale announcements"
+    assert not any(p.startswith("cac311/anuncio-idaan-") for p in before)
