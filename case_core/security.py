@@ -29,7 +29,25 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 HASH_WORKERS = 1
 MAX_PENDING = 16
-_pool = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="argon2")
+HASH_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run Argon2 below the event loop's priority (Linux: niceness is per thread, and the
+    threads Argon2 starts for its lanes inherit it): a flood of logins waits for CPU, the
+    agents' pages do not."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
+_pool = ThreadPoolExecutor(
+    max_workers=HASH_WORKERS, thread_name_prefix="argon2", initializer=_lower_priority
+)
 _pending = 0
 
 

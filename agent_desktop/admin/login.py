@@ -3,6 +3,7 @@ code, and the steps a user must take before any other page (a new password, 2FA 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -25,6 +26,10 @@ DUMMY_HASH = (
 CHANGE_PASSWORD_PATH = "/cuenta/contrasena"
 TOTP_SETUP_PATH = "/cuenta/2fa"
 TWO_FACTOR_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+# A refused login answers only after this delay (a tarpit): it costs no CPU here, and it caps
+# how fast one connection can guess, so a flood of failing logins cannot keep the event loop
+# busy for the agents' pages.
+FAILURE_DELAY_SECONDS = 1.0
 # Paths a user with a pending step may still reach.
 OPEN_PATHS = ("/login", "/logout", "/static/", "/health", "/cuenta/")
 
@@ -48,6 +53,15 @@ async def check_login(
 ) -> UserRow | web.Response:
     """The user if name, password (and TOTP code when set up) are right; else the login
     page with a Spanish error (401, 429 when throttled or locked, 503 when busy)."""
+    checked = await _check_login(request, username, password, code)
+    if isinstance(checked, web.Response):
+        await asyncio.sleep(FAILURE_DELAY_SECONDS)
+    return checked
+
+
+async def _check_login(
+    request: web.Request, username: str, password: str, code: str
+) -> UserRow | web.Response:
     from agent_desktop.handlers.auth import BAD_LOGIN, login_page
 
     config = request.config_dict
@@ -77,6 +91,10 @@ async def check_login(
     try:
         ok = await verify_password_async(user.password_hash if usable else DUMMY_HASH, password)  # type: ignore[union-attr]
     except HashingBusy:
+        # Counts against the address (a flood gets throttled), not against the account.
+        await record_attempt(
+            uow_factory, username=username, ip=ip, ok=False, reason="busy", now=now, policy=policy
+        )
         return login_page(
             request,
             error="Hay muchos intentos de entrada en este momento. Intente en unos segundos.",

@@ -44,6 +44,25 @@ async def _csrf(client, path: str) -> str:
     return CSRF_RE.search(await (await client.get(path)).text()).group(1)
 
 
+@pytest.fixture(autouse=True)
+def no_tarpit(monkeypatch):
+    """Refused logins normally wait a second before answering; these tests fail many."""
+    import agent_desktop.admin.login as login_module
+
+    monkeypatch.setattr(login_module, "FAILURE_DELAY_SECONDS", 0.0)
+
+
+async def test_given_a_refused_login_then_the_answer_waits_the_tarpit_delay(desktop, monkeypatch):
+    import time
+
+    import agent_desktop.admin.login as login_module
+
+    monkeypatch.setattr(login_module, "FAILURE_DELAY_SECONDS", 0.4)
+    start = time.monotonic()
+    _, response = await _login(desktop, "agente1", "no-es-la-clave")
+    assert response.status == 401 and time.monotonic() - start >= 0.4
+
+
 @pytest.fixture
 def verify_calls(monkeypatch):
     """Counts Argon2 verifications done by the login (the spy wraps the real function)."""
