@@ -34,6 +34,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/anuncios", page)
     app.router.add_post("/anuncios", create)
     app.router.add_post("/anuncios/{announcement_id}/terminar", end)
+    app.router.add_post("/anuncios/{announcement_id}/grabacion", upload_recording)
     app.router.add_get("/ws/anuncios", announcements_socket)
 
 
@@ -112,3 +113,45 @@ async def end(request: web.Request) -> web.StreamResponse:
         now=request.config_dict[CLOCK](),
     )
     raise web.HTTPFound(f"/anuncios?hecho={quote('Afectación terminada.')}")
+
+
+MAX_UPLOAD = 4 * 1024 * 1024  # 8 kHz 16-bit mono: about 4 minutes
+
+
+@roles_required(*ANNOUNCERS)
+async def upload_recording(request: web.Request) -> web.StreamResponse:
+    """POST /anuncios/{id}/grabacion (multipart: csrf_token, grabacion): a recorded WAV
+    replaces the synthesized prompt. Read as a stream, at most MAX_UPLOAD bytes."""
+    announcement_id = path_int(request, "announcement_id")
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise BadRequest("Envíe el archivo con el formulario de la página.") from None
+    csrf, data = "", b""
+    while (part := await reader.next()) is not None:
+        if part.name == "csrf_token":  # type: ignore[union-attr]
+            csrf = (await part.read(decode=True))[:200].decode("utf-8", "replace")  # type: ignore[union-attr]
+        elif part.name == "grabacion":  # type: ignore[union-attr]
+            chunks, size = [], 0
+            while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+                size += len(chunk)
+                if size > MAX_UPLOAD:
+                    raise BadRequest("La grabación es demasiado grande (máximo 4 MB).")
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    check_form(request, {"csrf_token": csrf}, session_of(request).csrf_token)
+    if not data:
+        return await _page(request, error="Elija un archivo WAV.", status=400)
+    try:
+        seconds = await svc.attach_recording(
+            request.config_dict[UOW],
+            actor=actor_of(request),
+            announcement_id=announcement_id,
+            data=data,
+            prompts_dir=request.config_dict[SETTINGS].prompts_dir,
+            now=request.config_dict[CLOCK](),
+        )
+    except DomainError as err:
+        return await _page(request, error=str(err), status=400)
+    message = f"Grabación guardada ({seconds:.0f} s): el IVR la reproduce desde ahora."
+    raise web.HTTPFound(f"/anuncios?hecho={quote(message)}")

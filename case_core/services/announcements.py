@@ -215,3 +215,77 @@ async def list_announcements(
             stmt.order_by(AnnouncementRow.valid_from.desc()).limit(limit)
         )
         return [(a, e) for a, e in rows.all()]
+
+
+MAX_RECORDING_SECONDS = 180
+
+
+def check_recording(data: bytes) -> float:
+    """The duration of a WAV Asterisk can play as-is (16-bit signed linear PCM, mono,
+    8000 Hz, like ``cac311 prompts build`` renders); else InvalidAnnouncement."""
+    import io
+    import wave
+
+    try:
+        with wave.open(io.BytesIO(data)) as wav:
+            rate, channels, width, frames = (
+                wav.getframerate(),
+                wav.getnchannels(),
+                wav.getsampwidth(),
+                wav.getnframes(),
+            )
+    except (wave.Error, EOFError, ValueError):
+        raise InvalidAnnouncement("El archivo no es un WAV válido.") from None
+    if (rate, channels, width) != (8000, 1, 2):
+        raise InvalidAnnouncement(
+            "La grabación debe ser WAV PCM de 16 bits, mono, a 8000 Hz "
+            "(por ejemplo: sox entrada.wav -r 8000 -c 1 -b 16 salida.wav)."
+        )
+    seconds = frames / rate
+    if not 0.5 <= seconds <= MAX_RECORDING_SECONDS:
+        raise InvalidAnnouncement(
+            f"La grabación debe durar entre medio segundo y {MAX_RECORDING_SECONDS} segundos."
+        )
+    return seconds
+
+
+async def attach_recording(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    actor: Actor,
+    announcement_id: int,
+    data: bytes,
+    prompts_dir,  # type: ignore[no-untyped-def]
+    now: datetime,
+) -> float:
+    """Store an uploaded recording as the announcement's prompt file (atomically) and mark it
+    recorded, so ``cac311 prompts build`` leaves it alone. Returns its duration."""
+    import os
+    from pathlib import Path
+
+    seconds = check_recording(data)
+    async with uow_factory() as uow:
+        row = await uow.session.get(AnnouncementRow, announcement_id, with_for_update=True)
+        if row is None or not row.prompt:
+            raise NotFound("La afectación no existe.")
+        if not can_announce(actor, row.entity_id):
+            raise AccessDenied("Solo puede grabar afectaciones de su propia entidad.")
+        target = Path(prompts_dir) / f"{row.prompt}.wav"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".subida")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        before = _snapshot(row)
+        row.recorded = True
+        await record_change(
+            uow.session,
+            actor=actor,
+            action="announcement.recording",
+            object_type="announcement",
+            object_id=row.id,
+            before={**before, "recorded": False},
+            after={**_snapshot(row), "recorded": True, "seconds": round(seconds, 1)},
+            now=now,
+        )
+        await uow.commit()
+    return seconds

@@ -122,3 +122,5 @@ class AnnouncementRow(CreatedAt, Base):
     district: Mapped[str | None] = mapped_column(String(80))
     corregimiento: Mapped[str | None] = mapped_column(String(80))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # An uploaded recording replaces the prompt ``cac311 prompts build`` would render.
+    recorded: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -86,19 +86,32 @@ def upgrade() -> None:
         sa.Column("to_address", sa.String(254), nullable=False),
         sa.Column("subject", sa.String(300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id", name=op.f("fk_outbound_mail_case_id_cases"))),
+        sa.Column(
+            "case_id",
+            sa.Integer(),
+            sa.ForeignKey("cases.id", name=op.f("fk_outbound_mail_case_id_cases")),
+        ),
         sa.Column("dedupe_key", sa.String(200)),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_error", sa.String(300)),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.CheckConstraint("status IN ('pendiente','enviado','fallido')", name=op.f("ck_outbound_mail_status")),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "status IN ('pendiente','enviado','fallido')", name=op.f("ck_outbound_mail_status")
+        ),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbound_mail_dedupe_key")),
     )
     op.create_index(op.f("ix_outbound_mail_case_id"), "outbound_mail", ["case_id"])
-    op.create_index("ix_outbound_mail_due", "outbound_mail", ["next_attempt_at"], postgresql_where=sa.text("status = 'pendiente'"))
+    op.create_index(
+        "ix_outbound_mail_due",
+        "outbound_mail",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pendiente'"),
+    )
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute(

@@ -79,6 +79,10 @@ def upgrade() -> None:
     op.add_column("announcements", sa.Column("corregimiento", sa.String(80)))
     op.add_column(
         "announcements",
+        sa.Column("recorded", sa.Boolean(), server_default="false", nullable=False),
+    )
+    op.add_column(
+        "announcements",
         sa.Column(
             "created_by_user_id",
             sa.Integer(),
@@ -189,7 +193,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS admin_audit_append_only()")
     op.drop_table("admin_audit")
     op.drop_table("login_attempts")
-    for column in ("created_by_user_id", "corregimiento", "district", "province"):
+    for column in ("created_by_user_id", "recorded", "corregimiento", "district", "province"):
         op.drop_column("announcements", column)
     op.execute("DROP INDEX IF EXISTS ix_knowledge_articles_fold_body")
     op.execute("DROP INDEX IF EXISTS ix_knowledge_articles_fold_title")
