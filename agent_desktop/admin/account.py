@@ -13,6 +13,7 @@ from agent_desktop.handlers.auth import home_path
 from agent_desktop.handlers.common import read_form, render, text_field
 from agent_desktop.keys import CLOCK, UOW
 from case_core.domain.errors import DomainError
+from case_core.domain.roles import is_liaison
 from case_core.services.audit import record_change
 
 ISSUER = "CAC 3-1-1"
@@ -70,7 +71,10 @@ def _next_after_change(request: web.Request, session) -> str:  # type: ignore[no
     from dataclasses import replace
 
     step = pending_step(request, replace(session, must_change_password=False))
-    return step or home_path(session.actor.role)
+    home = home_path(session.actor.role)
+    if home == "/escritorio" and is_liaison(session.actor.role):
+        home = "/directorio"  # the entity's own directory page; the desktop is not theirs
+    return step or home
 
 
 def _pending_secret(request: web.Request, session) -> str:  # type: ignore[no-untyped-def]

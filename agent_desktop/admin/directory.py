@@ -21,7 +21,7 @@ from agent_desktop.handlers.common import (
     render,
     text_field,
 )
-from agent_desktop.keys import CLOCK, UOW
+from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.db.models import EntityRow, KnowledgeArticleRow, OfficeRow, ServiceRow
 from case_core.db.models.admin import EntityContactRow
 from case_core.domain.errors import DomainError, NotFound
@@ -70,7 +70,22 @@ async def directory_home(request: web.Request) -> web.StreamResponse:
         entities = (
             await uow.session.scalars(select(EntityRow).order_by(EntityRow.short_name))
         ).all()
-    stale = await d.stale_entities(request.config_dict[UOW], now=request.config_dict[CLOCK]())
+    now = request.config_dict[CLOCK]()
+    stale = await d.stale_entities(request.config_dict[UOW], now=now)
+    async with request.config_dict[UOW]() as uow:
+        due_articles = (
+            await uow.session.execute(
+                select(KnowledgeArticleRow, EntityRow.short_name)
+                .join(EntityRow, EntityRow.id == KnowledgeArticleRow.entity_id)
+                .where(
+                    KnowledgeArticleRow.status == "publicado",
+                    KnowledgeArticleRow.review_on
+                    <= now.astimezone(request.config_dict[SETTINGS].tz).date(),
+                )
+                .order_by(KnowledgeArticleRow.review_on)
+                .limit(100)
+            )
+        ).all()
     pending = await d.list_changes(request.config_dict[UOW], status="pendiente")
     return render(
         request,
@@ -78,6 +93,7 @@ async def directory_home(request: web.Request) -> web.StreamResponse:
         {
             "entities": entities,
             "stale": stale,
+            "due_articles": due_articles,
             "pending": len(pending),
             "local": lambda at: local(at, request, "%d/%m/%Y") if at else "nunca",
         },

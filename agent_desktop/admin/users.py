@@ -188,11 +188,38 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     raise _done(f"Contraseña temporal de «{username}» puesta; la cambiará al entrar.")
 
 
+ACTION_LABELS = {
+    "user.create": "Usuario creado",
+    "user.disable": "Usuario desactivado",
+    "user.enable": "Usuario activado",
+    "user.reset_password": "Contraseña temporal puesta",
+    "user.set_role": "Rol cambiado",
+    "user.change_password": "Contraseña cambiada por el usuario",
+    "user.enable_totp": "Verificación en dos pasos activada",
+    "service.update": "Servicio cambiado por el 3-1-1",
+    "service.review": "Plantilla de ANS revisada",
+    "service.propose": "Cambio de servicio propuesto",
+    "service.approve": "Cambio de servicio aprobado",
+    "service.reject": "Cambio de servicio rechazado",
+    "article.propose": "Artículo propuesto",
+    "article.approve": "Artículo publicado",
+    "article.reject": "Artículo rechazado",
+    "entity.update": "Entidad cambiada",
+    "office.create": "Oficina agregada",
+    "contact.create": "Contacto agregado",
+    "announcement.create": "Afectación publicada",
+    "announcement.end": "Afectación terminada",
+    "announcement.recording": "Grabación de afectación subida",
+}
+
+
 @roles_required(Role.ADMIN, Role.SUPERVISOR)
 async def audit_page(request: web.Request) -> web.StreamResponse:
     rows = await recent_changes(request.config_dict[UOW])
     return render(
-        request, "admin_auditoria.html", {"rows": rows, "local": lambda at: local(at, request)}
+        request,
+        "admin_auditoria.html",
+        {"rows": rows, "labels": ACTION_LABELS, "local": lambda at: local(at, request)},
     )
 
 

@@ -248,6 +248,7 @@ async def test_given_admin_pages_then_users_are_created_reset_and_audited(deskto
     audit = await admin.get("/admin/auditoria")
     body = await audit.text()
     assert "user.create" in body and "user.reset_password" in body and "$argon2" not in body
+    assert "Contraseña temporal puesta" in body
     supervisor, _ = await _login(desktop, "supervisor", PASSWORD)
     assert (await supervisor.get("/admin/auditoria")).status == 200
     assert (await supervisor.get("/admin/usuarios")).status == 403

@@ -148,9 +148,17 @@ async def test_given_unreviewed_templates_then_the_supervisor_sees_the_entity_un
     later = now + timedelta(days=170)
     stale = {e.code for e, _, _ in await stale_entities(desktop.uow_factory, now=later)}
     assert "IDAAN" in stale
+    async with desktop.uow_factory() as uow:
+        article = await uow.session.scalar(
+            select(KnowledgeArticleRow).where(KnowledgeArticleRow.slug == "reclamo-factura")
+        )
+        article.review_on = (now - timedelta(days=1)).date()
+        await uow.commit()
     supervisor = await _login(desktop, "supervisor")
     page = await supervisor.get("/directorio")
-    assert page.status == 200 and "Plantillas sin revisar en 12 meses" in await page.text()
+    text = await page.text()
+    assert page.status == 200 and "Plantillas sin revisar en 12 meses" in text
+    assert "IDAAN: Cómo reclamar una factura de agua" in text
 
 
 async def test_given_an_entity_article_then_agents_find_it_by_accentless_words_once_published(
