@@ -159,3 +159,17 @@ def test_users_commands_create_list_set_role_and_speak_spanish(env, tmp_path):
     assert "PJSIP/1009" in listing.stdout and "debe cambiar la contraseña" in listing.stdout
     bad_config = _run("users", "list", env={**env, "CAC311_HTTP_BIND": "8080"})
     assert bad_config.returncode == 2 and "debe ser host:puerto" in bad_config.stderr
+
+
+async def test_callbacks_list_prints_spanish_states_and_outcomes(seeded, migrated_database, panama):
+    from tests.integration.test_contact_center import _callback, _case
+
+    await _callback(seeded, await _case(seeded, panama), "pendiente", attempts=1, outcome="busy")
+    await _callback(
+        seeded, await _case(seeded, panama), "en_curso", attempts=2, outcome="no_answer"
+    )
+    listing = _run("callbacks", "list", env={"CAC311_DATABASE_URL": migrated_database})
+    assert listing.returncode == 0, listing.stderr
+    out = listing.stdout
+    assert "Ocupado" in out and "No contestó" in out and "Pendiente" in out and "En curso" in out
+    assert "busy" not in out and "no_answer" not in out and "seguimiento " not in out
