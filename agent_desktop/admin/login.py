@@ -110,13 +110,9 @@ async def _check_login(
         await record_attempt(
             uow_factory, username=username, ip=ip, ok=False, reason=reason, now=now, policy=policy
         )
-        if reason == "code_missing":
-            error = "Escriba también el código de seis dígitos de su aplicación de autenticación."
-        elif reason == "bad_code":
-            error = "El código de verificación no es correcto."
-        else:
-            error = BAD_LOGIN
-        return login_page(request, error=error, status=401)
+        # One message for every failure: a different one for a missing or wrong code would
+        # tell a guesser that the password was right.
+        return login_page(request, error=BAD_LOGIN, status=401)
     await record_attempt(
         uow_factory, username=username, ip=ip, ok=True, reason="ok", now=now, policy=policy
     )

@@ -15,7 +15,7 @@ from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.sessions import create_session, end_session
 from case_core.domain.roles import Role
 
-BAD_LOGIN = "Usuario o contraseña incorrectos."
+BAD_LOGIN = "Usuario, contraseña o código de verificación incorrectos."
 
 
 def home_path(role: str) -> str:

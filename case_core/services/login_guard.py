@@ -99,7 +99,7 @@ async def record_attempt(
                 .where(UserRow.username == username)
                 .values(failed_logins=0, locked_until=None)
             )
-        elif username and reason in ("bad_password", "bad_code"):
+        elif username and reason in ("bad_password", "bad_code", "code_missing"):
             failures = await uow.session.scalar(
                 update(UserRow)
                 .where(UserRow.username == username)

@@ -292,7 +292,7 @@ async def test_given_required_2fa_then_a_supervisor_sets_up_totp_and_then_needs_
     assert ok.status == 302
     assert (await client.get("/escritorio", allow_redirects=False)).status == 200
     _, without = await _login(desk, "supervisor", PASSWORD)
-    assert without.status == 401 and "código" in await without.text()
+    assert without.status == 401 and "código de verificación incorrectos" in await without.text()
     _, wrong = await _login(desk, "supervisor", PASSWORD, "123456")
     assert wrong.status == 401
     desk.clock.advance(seconds=90)
