@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyotp
 from aiohttp import web
 
-from agent_desktop.admin.login import TWO_FACTOR_ROLES, pending_step
+from agent_desktop.admin.login import TWO_FACTOR_ROLES, matching_step, pending_step
 from agent_desktop.auth import login_required, session_of
 from agent_desktop.csrf import check_form
 from agent_desktop.handlers.auth import home_path
@@ -114,7 +114,8 @@ async def enable_totp(request: web.Request) -> web.StreamResponse:
     secret = _pending_secret(request, session)
     now = request.config_dict[CLOCK]()
     code = text_field(form, "codigo", max_length=10)
-    if not pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1):
+    step = matching_step(secret, code, now)
+    if step is None:
         uri = pyotp.TOTP(secret).provisioning_uri(name=session.actor.username, issuer_name=ISSUER)
         return render(
             request,
@@ -132,6 +133,7 @@ async def enable_totp(request: web.Request) -> web.StreamResponse:
         user = await uow.session.get(UserRow, session.actor.user_id, with_for_update=True)
         assert user is not None
         user.totp_secret = secret
+        user.totp_last_step = step  # the code used to set it up cannot log in
         await record_change(
             uow.session,
             actor=session.actor,

@@ -4,8 +4,9 @@ code, and the steps a user must take before any other page (a new password, 2FA 
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 from aiohttp import web
@@ -104,7 +105,7 @@ async def _check_login(
     if reason == "ok" and user is not None and user.totp_secret:
         if not code:
             reason = "code_missing"
-        elif not pyotp.TOTP(user.totp_secret).verify(code, for_time=now, valid_window=1):
+        elif not await accept_totp(uow_factory, user.id, user.totp_secret, code, now):
             reason = "bad_code"
     if reason != "ok":
         await record_attempt(
@@ -118,6 +119,38 @@ async def _check_login(
     )
     assert user is not None
     return user
+
+
+def matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30-second step (this one or a neighbour, for clock drift) whose code is ``code``."""
+    totp = pyotp.TOTP(secret)
+    step = int(now.timestamp()) // totp.interval
+    for candidate in (step, step - 1, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+async def accept_totp(uow_factory, user_id: int, secret: str, code: str, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+    """Accept ``code`` once: a step already used (or older) is refused, so a code seen over
+    a shoulder or in a proxy log cannot be replayed."""
+    from sqlalchemy import or_, update
+
+    step = matching_step(secret, code, now)
+    if step is None:
+        return False
+    async with uow_factory() as uow:
+        claimed = await uow.session.scalar(
+            update(UserRow)
+            .where(
+                UserRow.id == user_id,
+                or_(UserRow.totp_last_step.is_(None), UserRow.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .returning(UserRow.id)
+        )
+        await uow.commit()
+    return claimed is not None
 
 
 def needs_totp_setup(request: web.Request, role: Role | str, has_totp: bool) -> bool:

@@ -295,9 +295,14 @@ async def test_given_required_2fa_then_a_supervisor_sets_up_totp_and_then_needs_
     assert without.status == 401 and "código de verificación incorrectos" in await without.text()
     _, wrong = await _login(desk, "supervisor", PASSWORD, "123456")
     assert wrong.status == 401
+    _, replayed = await _login(desk, "supervisor", PASSWORD, code)  # the setup code, again
+    assert replayed.status == 401
     desk.clock.advance(seconds=90)
-    _, right = await _login(desk, "supervisor", PASSWORD, pyotp.TOTP(secret).at(desk.clock()))
+    fresh = pyotp.TOTP(secret).at(desk.clock())
+    _, right = await _login(desk, "supervisor", PASSWORD, fresh)
     assert right.status == 302 and right.headers["Location"] != "/cuenta/2fa"
+    _, again = await _login(desk, "supervisor", PASSWORD, fresh)
+    assert again.status == 401  # a code is accepted once
     # Agents are not asked for a second factor.
     _, agent = await _login(desk, "agente1", PASSWORD)
     assert agent.headers["Location"] == "/escritorio"

@@ -37,6 +37,7 @@ class UserRow(CreatedAt, Base):
     # Issue 11: a new or reset password must be changed at the next login.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default="false")
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32, when 2FA is set up
+    totp_last_step: Mapped[int | None]  # a TOTP code is accepted once (no replay)
     password_changed_at: Mapped[datetime | None]
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None]

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("must_change_password", sa.Boolean(), server_default="false", nullable=False),
     )
     op.add_column("users", sa.Column("totp_secret", sa.String(64)))
+    op.add_column("users", sa.Column("totp_last_step", sa.Integer()))
     op.add_column("users", sa.Column("password_changed_at", tz))
     op.add_column(
         "users", sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False)
@@ -206,6 +207,7 @@ def downgrade() -> None:
         "locked_until",
         "failed_logins",
         "password_changed_at",
+        "totp_last_step",
         "totp_secret",
         "must_change_password",
     ):
