@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from agent_desktop.keys import ENGINE, QUEUE_CONTROL, SETTINGS, UOW
+from agent_desktop.keys import CLOCK, ENGINE, QUEUE_CONTROL, SETTINGS, UOW
 from agent_desktop.pg_listen import PgListener
 from agent_desktop.ws import EXPIRED, HUB, origin_allowed
 from case_core.services.announcements import ANNOUNCEMENT_CHANNEL, announcement_message
@@ -177,15 +177,10 @@ async def announcements_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Su rol no tiene acceso al escritorio de agentes del 3-1-1.")
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
-    hub = (
-        request.app[ANNOUNCEMENT_HUB]
-        if ANNOUNCEMENT_HUB in request.app
-        else request.config_dict[ANNOUNCEMENT_HUB]
-    )
+    hub = request.config_dict[ANNOUNCEMENT_HUB]
     client = hub.add(ws, info.actor.user_id)
+    watcher = asyncio.create_task(_watch_session(request, info.id, ws))
     try:
-        from agent_desktop.keys import CLOCK
-
         for message in await active_messages(
             request.config_dict[UOW], request.config_dict[CLOCK]()
         ):
@@ -194,7 +189,25 @@ async def announcements_socket(request: web.Request) -> web.StreamResponse:
             if msg.type == WSMsgType.ERROR:
                 break
     finally:
+        watcher.cancel()
         await hub.remove(client)
         if not ws.closed:
             await ws.close()
     return ws
+
+
+async def _watch_session(request: web.Request, session_id: int, ws: web.WebSocketResponse) -> None:
+    """Close the socket once its session ends (logout, expiry), as the desktop's /ws does."""
+    from agent_desktop.sessions import keep_alive
+    from agent_desktop.ws import SESSION_CHECK_SECONDS
+
+    config = request.config_dict
+    while not ws.closed:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        try:
+            alive = await keep_alive(config[UOW], session_id, now=config[CLOCK]())
+        except Exception:  # database briefly unreachable: check again later
+            continue
+        if not alive:
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
+            return
