@@ -231,12 +231,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 SMTP_VARIABLES = (
-    "SMTP_HOST",
-    "SMTP_PORT",
-    "SMTP_USER",
-    "SMTP_PASSWORD",
-    "SMTP_FROM",
-    "SMTP_STARTTLS",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS"
 )
 
 
