@@ -16,13 +16,18 @@ from agent_desktop.sessions import SessionInfo
 from case_core.db.models import UserRow
 from case_core.domain.passwords import ThrottlePolicy
 from case_core.domain.roles import Role
-from case_core.security import HashingBusy, verify_password_async
+from case_core.security import (
+    HashingBusy,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
 from case_core.services.login_guard import record_attempt, refusal_before_check
 
 # Verified against when the user does not exist, so both cases take the same time.
 DUMMY_HASH = (
-    "$argon2id$v=19$m=65536,t=3,p=4$lRL5N8AGmTtlsZBqstOjpw$"
-    "eFv45cZG0koNbo7jpNEJDqo67HZ3swDtDEFNQ325gj4"
+    "$argon2id$v=19$m=19456,t=2,p=1$kq0GIaqN1ENKHf+IxlU6KQ$"
+    "TUdRkwNTbX44D6TiwTc77rCFp1203KC3e64qH4Zmhlg"
 )
 CHANGE_PASSWORD_PATH = "/cuenta/contrasena"
 TOTP_SETUP_PATH = "/cuenta/2fa"
@@ -118,7 +123,22 @@ async def _check_login(
         uow_factory, username=username, ip=ip, ok=True, reason="ok", now=now, policy=policy
     )
     assert user is not None
+    if needs_rehash(user.password_hash):
+        await _upgrade_hash(uow_factory, user, password)
     return user
+
+
+async def _upgrade_hash(uow_factory, user: UserRow, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Re-hash a password made with older Argon2 parameters, now that it is known."""
+    try:
+        new_hash = await hash_password_async(password)
+    except (HashingBusy, ValueError):
+        return  # next time
+    async with uow_factory() as uow:
+        row = await uow.session.get(UserRow, user.id, with_for_update=True)
+        if row is not None and row.password_hash == user.password_hash:
+            row.password_hash = new_hash
+            await uow.commit()
 
 
 def matching_step(secret: str, code: str, now: datetime) -> int | None:

@@ -320,3 +320,20 @@ async def test_many_parallel_failing_logins_are_bounded_not_queued_forever(deskt
     assert set(statuses) <= {401, 503} and results[-1].status == 200
     async with desktop.uow_factory() as uow:
         assert await uow.session.scalar(select(UserRow.id).where(UserRow.username == "x1")) is None
+
+
+async def test_given_a_hash_with_old_argon2_parameters_then_login_upgrades_it(desktop):
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(PASSWORD)
+    async with desktop.uow_factory() as uow:
+        user = await uow.users.by_username("agente3")
+        user.password_hash = old
+        await uow.commit()
+    _, response = await _login(desktop, "agente3", PASSWORD)
+    assert response.status == 302
+    async with desktop.uow_factory() as uow:
+        user = await uow.users.by_username("agente3")
+    assert user.password_hash != old and "$m=19456,t=2,p=1$" in user.password_hash
+    _, again = await _login(desktop, "agente3", PASSWORD)
+    assert again.status == 302
