@@ -8,8 +8,8 @@ they can for ``--seconds``:
 
 - *throttled*: the production policy (5 failures lock an account, 20 failures lock an
   address for 15 minutes): almost every attempt is refused before Argon2 runs;
-- *unprotected*: as before issue 11 (no limits, no tarpit, Argon2 on the default thread
-  pool), for comparison on the same machine;
+- *unprotected*: no limits, no tarpit, Argon2 on the default thread pool (as before issue
+  11, but with the cheaper Argon2 parameters of issue 11), for comparison on the same machine;
 - *distributed*: the per-address and per-account limits lifted (as if every attempt came
   from another address for another user), so only the bounded Argon2 pool
   (``case_core.security``: 1 worker, at most 16 waiting, the rest answered 503) protects the
