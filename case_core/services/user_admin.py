@@ -304,17 +304,21 @@ async def reset_password(
     uow_factory: UnitOfWorkFactory, *, actor: Actor, username: str, password: str, now: datetime
 ) -> None:
     """Set a temporary password (policy applies); the user must change it at next login.
-    Their open sessions end and a lockout is lifted."""
+    Their open sessions end, a lockout is lifted and their TOTP is cleared (set up again)."""
     require_admin(actor)
     check_password(password, username=username.strip().lower())
     password_hash = await hash_password_async(password)
     async with uow_factory() as uow:
         user = await _user_for_update(uow, username)
+        had_totp = bool(user.totp_secret)
         user.password_hash = password_hash
         user.must_change_password = True
         user.password_changed_at = now
         user.failed_logins = 0
         user.locked_until = None
+        # A reset is also how a lost phone is handled: the user sets up 2FA again.
+        user.totp_secret = None
+        user.totp_last_step = None
         await uow.session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == user.id))
         await record_change(
             uow.session,
@@ -322,8 +326,8 @@ async def reset_password(
             action="user.reset_password",
             object_type="user",
             object_id=user.id,
-            before=None,
-            after={"must_change_password": True},
+            before={"totp": had_totp},
+            after={"must_change_password": True, "totp": False},
             now=now,
         )
         await uow.commit()

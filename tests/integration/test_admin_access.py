@@ -337,3 +337,30 @@ async def test_given_a_hash_with_old_argon2_parameters_then_login_upgrades_it(de
     assert user.password_hash != old and "$m=19456,t=2,p=1$" in user.password_hash
     _, again = await _login(desktop, "agente3", PASSWORD)
     assert again.status == 302
+
+
+async def test_given_a_lost_phone_when_the_admin_resets_the_password_then_totp_is_cleared(
+    desktop,
+):
+    from case_core.services.user_admin import reset_password
+
+    async with desktop.uow_factory() as uow:
+        user = await uow.users.by_username("supervisor")
+        user.totp_secret = pyotp.random_base32()
+        await uow.commit()
+    await reset_password(
+        desktop.uow_factory,
+        actor=ADMIN,
+        username="supervisor",
+        password="temporal-de-prueba-4",
+        now=desktop.clock(),
+    )
+    async with desktop.uow_factory() as uow:
+        user = await uow.users.by_username("supervisor")
+        audit = await uow.session.scalar(
+            select(AdminAuditRow).where(AdminAuditRow.action == "user.reset_password")
+        )
+    assert user.totp_secret is None and user.must_change_password
+    assert audit.before == {"totp": True} and audit.after["totp"] is False
+    _, response = await _login(desktop, "supervisor", "temporal-de-prueba-4")
+    assert response.headers["Location"] == "/cuenta/contrasena"
