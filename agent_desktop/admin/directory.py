@@ -39,6 +39,10 @@ def setup(app: web.Application) -> None:
     r.add_post("/directorio/entidades/{entity_id}/oficinas", add_office)
     r.add_post("/directorio/entidades/{entity_id}/contactos", add_contact)
     r.add_post("/directorio/entidades/{entity_id}/articulos", propose_article)
+    r.add_post(
+        "/directorio/{kind:oficinas|contactos}/{item_id}/{state:desactivar|activar}",
+        set_item_active,
+    )
     r.add_post("/directorio/servicios/{service_id}", update_service)
     r.add_post("/directorio/servicios/{service_id}/revisado", mark_reviewed)
     r.add_get("/directorio/propuestas", proposals_page)
@@ -361,3 +365,20 @@ async def decide(request: web.Request) -> web.StreamResponse:
     raise _back(
         "/directorio/propuestas", "Propuesta aprobada." if approve else "Propuesta rechazada."
     )
+
+
+@roles_required(*KEEPERS)
+async def set_item_active(request: web.Request) -> web.StreamResponse:
+    """POST /directorio/oficinas|contactos/{id}/desactivar|activar."""
+    await _checked_form(request)
+    kind = "office" if request.match_info["kind"] == "oficinas" else "entity_contact"
+    active = request.match_info["state"] == "activar"
+    entity_id = await d.set_directory_item_active(
+        request.config_dict[UOW],
+        actor=actor_of(request),
+        kind=kind,
+        item_id=path_int(request, "item_id"),
+        active=active,
+        now=request.config_dict[CLOCK](),
+    )
+    raise _back(f"/directorio/entidades/{entity_id}", "Directorio actualizado.")

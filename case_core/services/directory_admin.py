@@ -509,3 +509,39 @@ async def add_contact(
         )
         await uow.commit()
         return row.id
+
+
+async def set_directory_item_active(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    actor: Actor,
+    kind: str,
+    item_id: int,
+    active: bool,
+    now: datetime,
+) -> int:
+    """Deactivate (or reactivate) an office or a contact of the entity; returns the entity."""
+    model = {"office": OfficeRow, "entity_contact": EntityContactRow}.get(kind)
+    if model is None:
+        raise InvalidChange("Elemento del directorio desconocido.")
+    async with uow_factory() as uow:
+        row = await uow.session.get(model, item_id, with_for_update=True)
+        if row is None:
+            raise NotFound("El elemento del directorio no existe.")
+        if not can_keep_entity(actor, row.entity_id):
+            raise AccessDenied("Solo puede cambiar el directorio de su entidad.")
+        before = {"active": row.active, "name": row.name}
+        prefix = "office" if kind == "office" else "contact"
+        row.active = active
+        await record_change(
+            uow.session,
+            actor=actor,
+            action=f"{prefix}.{'enable' if active else 'disable'}",
+            object_type=kind,
+            object_id=row.id,
+            before=before,
+            after={"active": active, "name": row.name},
+            now=now,
+        )
+        await uow.commit()
+        return row.entity_id

@@ -208,3 +208,65 @@ async def test_given_an_entity_article_then_agents_find_it_by_accentless_words_o
     assert article.status == "publicado" and article.review_on is not None
     liaison_search = await liaison.get("/api/articulos?q=agua")
     assert liaison_search.status == 403
+
+
+async def test_given_an_exec_liaison_then_offices_and_contacts_are_kept_for_its_entity_only(
+    desktop,
+):
+    from case_core.db.models import OfficeRow
+    from case_core.db.models.admin import EntityContactRow
+
+    idaan = await _exec_of(desktop, "IDAAN", "ejecutivo.idaan")
+    mupa = await _exec_of(desktop, "MUPA", "ejecutivo.mupa")
+    liaison = await _login(desktop, "ejecutivo.idaan", LIAISON_PASSWORD)
+    token = await _token(liaison, f"/directorio/entidades/{idaan.id}")
+    office = await liaison.post(
+        f"/directorio/entidades/{idaan.id}/oficinas",
+        data={
+            "csrf_token": token,
+            "nombre": "Regional de Chiriquí",
+            "tipo": "regional",
+            "provincia": "Chiriquí",
+            "direccion": "Calle Central, David",
+            "horario": "L-V 8:00-16:00",
+            "telefonos": "775-0000",
+        },
+    )
+    assert office.status == 200 and "Regional de Chiriquí" in await office.text()
+    async with desktop.uow_factory() as uow:
+        row = await uow.session.scalar(select(OfficeRow))
+    contact = await liaison.post(
+        f"/directorio/entidades/{idaan.id}/contactos",
+        data={
+            "csrf_token": token,
+            "nombre": "Ing. Ana Ríos",
+            "cargo": "Directora regional",
+            "telefono": "775-0001",
+            "oficina": str(row.id),
+        },
+    )
+    assert contact.status == 200 and "Ing. Ana Ríos" in await contact.text()
+    async with desktop.uow_factory() as uow:
+        person = await uow.session.scalar(select(EntityContactRow))
+    off = await liaison.post(
+        f"/directorio/contactos/{person.id}/desactivar", data={"csrf_token": token}
+    )
+    assert off.status == 200 and "Inactivo" in await off.text()
+    other = await _login(desktop, "ejecutivo.mupa", LIAISON_PASSWORD)
+    other_token = await _token(other, f"/directorio/entidades/{mupa.id}")
+    refused = await other.post(
+        f"/directorio/oficinas/{row.id}/desactivar", data={"csrf_token": other_token}
+    )
+    assert refused.status == 403
+    foreign = await other.post(
+        f"/directorio/entidades/{idaan.id}/oficinas",
+        data={"csrf_token": other_token, "nombre": "X", "tipo": "sede"},
+    )
+    assert foreign.status == 404
+    async with desktop.uow_factory() as uow:
+        actions = (
+            await uow.session.scalars(
+                select(AdminAuditRow.action).where(AdminAuditRow.object_type != "user")
+            )
+        ).all()
+    assert actions == ["office.create", "contact.create", "contact.disable"]
