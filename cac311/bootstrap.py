@@ -274,6 +274,7 @@ async def _escalation_loop(rt: Runtime) -> None:
     desktop sessions past their absolute expiry (a browser that never came back)."""
     from agent_desktop.sessions import purge_expired
     from case_core.services.escalation import escalate
+    from case_core.services.login_guard import purge_old_attempts
 
     while True:
         try:
@@ -281,6 +282,7 @@ async def _escalation_loop(rt: Runtime) -> None:
             if report.total:
                 log.info("escalated %d cases", report.total)
             await purge_expired(rt.uow_factory, now=rt.clock())
+            await purge_old_attempts(rt.uow_factory, now=rt.clock())
         except Exception:
             log.exception("periodic jobs run failed")
         await asyncio.sleep(JOBS_INTERVAL_SECONDS)

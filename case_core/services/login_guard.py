@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from case_core.db.models import UserRow
 from case_core.db.models.admin import LoginAttemptRow
@@ -133,3 +133,22 @@ async def recent_failures(
             .limit(limit)
         )
         return (await uow.session.scalars(stmt)).all()
+
+
+KEEP_ATTEMPTS = timedelta(days=90)
+
+
+async def purge_old_attempts(
+    uow_factory: UnitOfWorkFactory, *, now: datetime, keep: timedelta = KEEP_ATTEMPTS
+) -> int:
+    """Delete login attempts older than ``keep`` (the table must not grow without bound);
+    returns how many."""
+    async with uow_factory() as uow:
+        gone = await uow.session.scalars(
+            delete(LoginAttemptRow)
+            .where(LoginAttemptRow.at < now - keep)
+            .returning(LoginAttemptRow.id)
+        )
+        count = len(gone.all())
+        await uow.commit()
+    return count

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -364,3 +365,17 @@ async def test_given_a_lost_phone_when_the_admin_resets_the_password_then_totp_i
     assert audit.before == {"totp": True} and audit.after["totp"] is False
     _, response = await _login(desktop, "supervisor", "temporal-de-prueba-4")
     assert response.headers["Location"] == "/cuenta/contrasena"
+
+
+async def test_login_attempts_older_than_90_days_are_purged(desktop):
+    from case_core.services.login_guard import purge_old_attempts
+
+    await _login(desktop, "agente1", "mala-clave-1")
+    desktop.clock.advance(days=89)
+    await _login(desktop, "agente1", "mala-clave-2")
+    assert (
+        await purge_old_attempts(desktop.uow_factory, now=desktop.clock() + timedelta(days=2)) == 1
+    )
+    async with desktop.uow_factory() as uow:
+        left = (await uow.session.scalars(select(LoginAttemptRow.at))).all()
+    assert left == [desktop.clock.now]
