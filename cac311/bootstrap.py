@@ -271,7 +271,8 @@ JOBS_INTERVAL_SECONDS = 600.0
 
 async def _escalation_loop(rt: Runtime) -> None:
     """Every few minutes: escalate cases at SLA risk or without a first action, and delete
-    desktop sessions past their absolute expiry (a browser that never came back)."""
+    desktop sessions past their absolute expiry (a browser that never came back) and login
+    attempts older than 90 days."""
     from agent_desktop.sessions import purge_expired
     from case_core.services.escalation import escalate
     from case_core.services.login_guard import purge_old_attempts
