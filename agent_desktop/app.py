@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent_desktop.admin import setup_admin_routes
 from agent_desktop.auth import wants_json
 from agent_desktop.call_control import setup_call_control_routes
 from agent_desktop.cases_ws import setup_case_workspace_routes
@@ -238,5 +239,6 @@ def init_app(
         jurisdiction_id=settings.open311_jurisdiction,
         public_origin=settings.public_origin,
     )
+    setup_admin_routes(app)
     r.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -33,6 +33,8 @@ class SessionInfo:
     full_name: str
     phone_interface: str | None
     expires_at: datetime
+    must_change_password: bool = False  # issue 11: every page leads to the change form
+    has_totp: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -91,6 +93,8 @@ async def load_session(
             user.full_name,
             user.phone_interface,
             row.expires_at,
+            must_change_password=user.must_change_password,
+            has_totp=bool(user.totp_secret),
         )
 
 

@@ -43,6 +43,7 @@ class Client:
     def __init__(self, ws: web.WebSocketResponse, interface: str | None, maxsize: int) -> None:
         self.ws = ws
         self.interface = interface
+        self.user_id: int | None = None  # set by the handler: a disabled user's socket closes
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
         self.task: asyncio.Task[None] | None = None
         self.dropped = False
@@ -177,6 +178,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     client = hub.add(ws, info.phone_interface)
     presence = request.config_dict[PRESENCE]
     presence.opened(info.phone_interface)
+    client.user_id = info.actor.user_id
     watcher = asyncio.create_task(watch_session(request, info, ws, client))
     try:
         client.offer({"type": "hello", "interface": info.phone_interface})

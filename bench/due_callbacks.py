@@ -101,7 +101,7 @@ async def build(args: argparse.Namespace) -> str:
     await upgrade_async(url)
     engine = make_engine(url)
     try:
-        await seed(UnitOfWorkFactory(make_sessionmaker(engine)), now=NOW)
+        await seed(UnitOfWorkFactory(make_sessionmaker(engine)), now=NOW, demo_users=True)
     finally:
         await engine.dispose()
     n = args.callbacks

@@ -186,6 +186,7 @@ async def build(args: argparse.Namespace) -> tuple[str, dict[str, float]]:
         await seed(
             UnitOfWorkFactory(make_sessionmaker(engine)),
             now=datetime(2026, 11, 2, 13, 0, tzinfo=UTC),
+            demo_users=True,
         )
     finally:
         await engine.dispose()

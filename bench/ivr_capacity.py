@@ -338,7 +338,7 @@ async def prepare_db(args: argparse.Namespace) -> tuple[str, str]:
     engine = make_engine(url)
     try:
         uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
-        await seed(uow_factory, now=NOW)
+        await seed(uow_factory, now=NOW, demo_users=True)
         async with uow_factory() as uow:
             idaan = await uow.directory.entity_by_code("IDAAN")
             service = await uow.directory.service_by_code(idaan.id, "fuga")

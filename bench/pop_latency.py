@@ -451,7 +451,7 @@ async def prepare(args: argparse.Namespace) -> tuple[str, list[str]]:
     engine = make_engine(url)
     try:
         uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
-        await seed(uow_factory, now=now)
+        await seed(uow_factory, now=now, demo_users=True)
         tokens = [
             await create_session(uow_factory, user_id=i, now=now, max_age_seconds=8 * 3600)
             for i in ids

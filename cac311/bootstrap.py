@@ -137,11 +137,30 @@ async def start_ivr(rt: Runtime) -> None:
     )
     await rt.stack.enter_async_context(server)
     rt.ports["ivr"] = server.port
+    await _forget_announcements_on_notify(rt, backend)
 
     async def listening() -> bool:
         return server.port > 0
 
     rt.health.add("ivr", listening)
+
+
+async def _forget_announcements_on_notify(rt: Runtime, backend) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: a new or ended announcement reaches the next caller, not only after the
+    backend's cache expires."""
+    from agent_desktop.pg_listen import PgListener
+    from case_core.services.announcements import ANNOUNCEMENT_CHANNEL
+
+    dsn = rt.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    listener = PgListener(
+        dsn,
+        (ANNOUNCEMENT_CHANNEL,),
+        lambda _channel, _payload: backend.forget_announcements(),
+        lambda _n: backend.forget_announcements(),  # notices missed while disconnected
+        name="ivr-announcements",
+    )
+    await listener.start()
+    rt.stack.push_async_callback(listener.stop)
 
 
 async def start_ami(rt: Runtime) -> None:
@@ -282,11 +301,12 @@ JOBS_INTERVAL_SECONDS = 600.0
 
 async def _escalation_loop(rt: Runtime) -> None:
     """Every few minutes: escalate cases at SLA risk or without a first action, delete
-    desktop sessions past their absolute expiry (a browser that never came back), and close
-    IVR sessions whose FastAGI process died."""
+    desktop sessions past their absolute expiry (a browser that never came back), close
+    IVR sessions whose FastAGI process died, and delete login attempts older than 90 days."""
     from agent_desktop.sessions import purge_expired
     from case_core.services.escalation_mail import escalate_and_notify
     from case_core.services.ivr_sessions import close_stale as close_stale_ivr_sessions
+    from case_core.services.login_guard import purge_old_attempts
 
     while True:
         try:
@@ -302,6 +322,7 @@ async def _escalation_loop(rt: Runtime) -> None:
                 log.info("escalated %d cases", report.total)
             await purge_expired(rt.uow_factory, now=rt.clock())
             await close_stale_ivr_sessions(rt.uow_factory, now=rt.clock())
+            await purge_old_attempts(rt.uow_factory, now=rt.clock())
         except Exception:
             log.exception("periodic jobs run failed")
         await asyncio.sleep(JOBS_INTERVAL_SECONDS)

@@ -25,7 +25,7 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with database(settings) as uow_factory:
-            report = await seed(uow_factory, now=datetime.now(UTC))
+            report = await seed(uow_factory, now=datetime.now(UTC), demo_users=args.demo_users)
         print(
             "Directorio cargado: "
             f"{report.entities} entidades, {report.services} servicios, "
@@ -52,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="heads")
     up.set_defaults(handler=_db_upgrade)
 
-    seed = sub.add_parser("seed", help="load the directory of entities and demo users")
+    seed = sub.add_parser("seed", help="load the directory of entities (no users)")
+    seed.add_argument(
+        "--demo-users",
+        action="store_true",
+        help="also create the demo users (known password: development only)",
+    )
     seed.set_defaults(handler=_seed)
 
     from cac311 import commands

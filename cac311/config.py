@@ -81,6 +81,10 @@ class Settings:
     intake_domain: str = "311.gob.pa"
     # Reverse proxies whose X-Forwarded-For names the client (per-IP limits of the citizen web).
     trusted_proxies: tuple[str, ...] = ()
+    env: str = "production"  # CAC311_ENV=demo lets serve start with demo users (issue 11)
+    require_2fa: bool = False  # CAC311_REQUIRE_2FA=1: TOTP for admins and supervisors
+    login_max_failures: int = 5  # failures in a row that lock an account
+    login_lockout_minutes: int = 15
     smtp: SmtpSettings = SmtpSettings(host="")
     # What leaving the desktop (logout, session end, browser closed past the grace time) does
     # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
@@ -103,14 +107,14 @@ class Settings:
 def _host_port(name: str, raw: str) -> HostPort:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
-        raise ConfigError(f"{PREFIX}{name} must be host:port, got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} debe ser host:puerto, no {raw!r}")
     return HostPort(host.strip("[]"), _port(name, port))
 
 
 def _port(name: str, raw: str) -> int:
     port = _int(name, raw)
     if not 0 <= port <= 65535:
-        raise ConfigError(f"{PREFIX}{name} must be a TCP port (0-65535), got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} debe ser un puerto TCP (0-65535), no {raw!r}")
     return port
 
 
@@ -118,9 +122,9 @@ def _int(name: str, raw: str, minimum: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{PREFIX}{name} debe ser un número entero, no {raw!r}") from None
     if minimum is not None and value < minimum:
-        raise ConfigError(f"{PREFIX}{name} must be at least {minimum}, got {value}")
+        raise ConfigError(f"{PREFIX}{name} debe ser al menos {minimum}, no {value}")
     return value
 
 
@@ -138,12 +142,13 @@ def _ami_servers(env: Mapping[str, str], default: AmiServer) -> tuple[AmiServer,
             name, sep, address = item.strip().partition("=")
             if not sep or not name:
                 raise ConfigError(
-                    f"{PREFIX}AMI_SERVERS must be name=host:port[,name=host:port], got {item!r}"
+                    f"{PREFIX}AMI_SERVERS debe ser nombre=host:puerto[,nombre=host:puerto], "
+                    f"no {item!r}"
                 )
             hp = _host_port("AMI_SERVERS", address)
             servers.append(AmiServer(name.strip(), hp.host, hp.port, user, secret))
         if len({s.name for s in servers}) != len(servers):
-            raise ConfigError(f"{PREFIX}AMI_SERVERS has a repeated server name")
+            raise ConfigError(f"{PREFIX}AMI_SERVERS repite un nombre de servidor")
         return tuple(servers)
     port = _port("AMI_PORT", env.get(PREFIX + "AMI_PORT", str(default.port)))
     host = env.get(PREFIX + "AMI_HOST", default.host)
@@ -154,10 +159,10 @@ def _ami_servers(env: Mapping[str, str], default: AmiServer) -> tuple[AmiServer,
 def _calling_hours(raw: str) -> tuple[int, int]:
     start, sep, end = raw.partition("-")
     if not sep:
-        raise ConfigError(f"{PREFIX}CALLING_HOURS must be like 8-20, got {raw!r}")
+        raise ConfigError(f"{PREFIX}CALLING_HOURS debe ser como 8-20, no {raw!r}")
     first, last = _int("CALLING_HOURS", start), _int("CALLING_HOURS", end)
     if not 0 <= first < last <= 24:
-        raise ConfigError(f"{PREFIX}CALLING_HOURS must satisfy 0 <= start < end <= 24, got {raw!r}")
+        raise ConfigError(f"{PREFIX}CALLING_HOURS debe cumplir 0 <= inicio < fin <= 24, no {raw!r}")
     return first, last
 
 
@@ -169,7 +174,9 @@ def _holidays(raw: str) -> tuple[str, ...]:
         try:
             date.fromisoformat(day)
         except ValueError:
-            raise ConfigError(f"{PREFIX}HOLIDAYS must list YYYY-MM-DD dates, got {day!r}") from None
+            raise ConfigError(
+                f"{PREFIX}HOLIDAYS debe listar fechas AAAA-MM-DD, no {day!r}"
+            ) from None
     return days
 
 
@@ -184,7 +191,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, object] = {"ami_servers": _ami_servers(env, d.ami)}
     if (url := get("DATABASE_URL")) is not None:
         if not url.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://")):
-            raise ConfigError(f"{PREFIX}DATABASE_URL must be a postgresql:// URL")
+            raise ConfigError(f"{PREFIX}DATABASE_URL debe ser una URL postgresql://")
         values["database_url"] = normalise_database_url(url)
     if (raw := get("FASTAGI_BIND")) is not None:
         values["fastagi_bind"] = _host_port("FASTAGI_BIND", raw)
@@ -202,7 +209,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         try:
             ZoneInfo(raw)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{PREFIX}TIMEZONE is not a known time zone: {raw!r}") from None
+            raise ConfigError(
+                f"{PREFIX}TIMEZONE no es una zona horaria conocida: {raw!r}"
+            ) from None
         values["timezone"] = raw
     for name, attr, minimum in (
         ("SERVICE_LEVEL_SECONDS", "service_level_seconds", 1),
@@ -226,11 +235,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["desk_wrapup_pause"] = raw.strip().lower() in ("1", "true", "yes", "si", "sí")
     if (raw := get("DESK_LEAVE")) is not None:
         if raw not in ("remove", "pause", "keep"):
-            raise ConfigError(f"{PREFIX}DESK_LEAVE must be remove, pause or keep, got {raw!r}")
+            raise ConfigError(f"{PREFIX}DESK_LEAVE debe ser remove, pause o keep, no {raw!r}")
         values["desk_leave_action"] = raw
     if (raw := get("CALLBACK_TRUNK")) is not None:
         if "{number}" not in raw:
-            raise ConfigError(f"{PREFIX}CALLBACK_TRUNK must contain {{number}}, got {raw!r}")
+            raise ConfigError(f"{PREFIX}CALLBACK_TRUNK debe contener {{number}}, no {raw!r}")
         values["callback_trunk"] = raw
     if (raw := get("CALLBACK_ALLOW")) is not None:
         values["callback_allowed_prefixes"] = _prefixes("CALLBACK_ALLOW", raw)
@@ -245,7 +254,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     if int(values.get("at_risk_percent", d.at_risk_percent)) > 100:  # type: ignore[call-overload]
-        raise ConfigError(f"{PREFIX}AT_RISK_PERCENT must be at most 100")
+        raise ConfigError(f"{PREFIX}AT_RISK_PERCENT debe ser como máximo 100")
     if (raw := get("OPEN311_JURISDICTION")) is not None:
         values["open311_jurisdiction"] = raw.strip()
     if (raw := get("INTAKE_BIND")) is not None:
@@ -254,6 +263,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["intake_domain"] = raw.strip().lower()
     if (raw := get("TRUSTED_PROXIES")) is not None:
         values["trusted_proxies"] = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if (raw := get("ENV")) is not None:
+        if raw not in ("production", "demo"):
+            raise ConfigError(f"{PREFIX}ENV debe ser production o demo, no {raw!r}")
+        values["env"] = raw
+    if (raw := get("REQUIRE_2FA")) is not None:
+        if raw not in ("0", "1"):
+            raise ConfigError(f"{PREFIX}REQUIRE_2FA debe ser 0 o 1, no {raw!r}")
+        values["require_2fa"] = raw == "1"
+    for name, attr in (
+        ("LOGIN_MAX_FAILURES", "login_max_failures"),
+        ("LOGIN_LOCKOUT_MINUTES", "login_lockout_minutes"),
+    ):
+        if (raw := get(name)) is not None:
+            values[attr] = _int(name, raw, 1)
     if any(get(name) is not None for name in SMTP_VARIABLES):
         values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]
@@ -262,7 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def _prefixes(name: str, raw: str) -> tuple[str, ...]:
     items = tuple(item.strip() for item in raw.split(",") if item.strip())
     if not items or any(not (p.startswith("+") and p[1:].isdigit()) for p in items):
-        raise ConfigError(f"{PREFIX}{name} must list country codes such as +507, got {raw!r}")
+        raise ConfigError(f"{PREFIX}{name} debe listar códigos de país como +507, no {raw!r}")
     return items
 
 
@@ -271,12 +294,12 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
 
     items = tuple(item.strip() for item in raw.split(",") if item.strip())
     if not items:
-        raise ConfigError(f"{PREFIX}{name} must list at least one address or network")
+        raise ConfigError(f"{PREFIX}{name} debe listar al menos una dirección o red")
     for item in items:
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise ConfigError(f"{PREFIX}{name}: not an address or network: {item!r}") from None
+            raise ConfigError(f"{PREFIX}{name}: no es una dirección ni una red: {item!r}") from None
     return items
 
 
@@ -290,7 +313,7 @@ def _smtp(get: Callable[[str], str | None]) -> SmtpSettings:
     d = SmtpSettings(host="")
     starttls = (get("SMTP_STARTTLS") or "0").strip().lower()
     if starttls not in ("0", "1", "true", "false", "yes", "no"):
-        raise ConfigError(f"{PREFIX}SMTP_STARTTLS must be 0 or 1, got {starttls!r}")
+        raise ConfigError(f"{PREFIX}SMTP_STARTTLS debe ser 0 o 1, no {starttls!r}")
     return SmtpSettings(
         host=get("SMTP_HOST") or "",
         port=_port("SMTP_PORT", get("SMTP_PORT") or str(d.port)),

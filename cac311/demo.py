@@ -94,7 +94,7 @@ async def _prepare_database(url: str, tz_name: str) -> None:
     try:
         uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
         now = datetime.now(UTC)
-        await seed(uow_factory, now=now)
+        await seed(uow_factory, now=now, demo_users=True)
         try:
             await seed_demo_cases(uow_factory, now=now, tz_name=tz_name)
         except Exception:  # the demo runs without them; callbacks just stay quiet

@@ -199,6 +199,11 @@ class DatabaseBackend:
             ),
         )
 
+    def forget_announcements(self) -> None:
+        """Drop the cached announcements: one was created or ended (NOTIFY
+        cac311_announcement), so the next caller hears the current list."""
+        self._announcements = None
+
     async def announcements(self) -> list[Announcement]:
         """Active announcements, read at most every ANNOUNCEMENTS_TTL seconds (every call
         asks for them; they change a few times a day)."""

@@ -90,10 +90,10 @@ async def uow_factory(engine) -> UnitOfWorkFactory:  # type: ignore[no-untyped-d
 
 @pytest.fixture
 async def seeded(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
-    """The same factory after ``cac311 seed``."""
+    """The same factory after ``cac311 seed --demo-users`` (the tests log in as demo users)."""
     from case_core.seed.loader import seed
 
-    await seed(uow_factory, now=datetime(2026, 11, 2, 13, 0, tzinfo=UTC))
+    await seed(uow_factory, now=datetime(2026, 11, 2, 13, 0, tzinfo=UTC), demo_users=True)
     return uow_factory
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from agent_desktop.admin.login import check_login, first_step_after_login
 from agent_desktop.auth import COOKIE, cookie_secure, current_session, login_required, session_of
 from agent_desktop.csrf import LOGIN_COOKIE, MESSAGE, check_form, tokens_match
 from agent_desktop.handlers.common import read_form, render, text_field
@@ -15,14 +15,8 @@ from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from agent_desktop.presence import PRESENCE, leave_queue
 from agent_desktop.sessions import create_session, end_session
 from case_core.domain.roles import Role
-from case_core.security import verify_password
 
-# Verified against when the user does not exist, so both cases take the same time.
-_DUMMY_HASH = (
-    "$argon2id$v=19$m=65536,t=3,p=4$lRL5N8AGmTtlsZBqstOjpw$"
-    "eFv45cZG0koNbo7jpNEJDqo67HZ3swDtDEFNQ325gj4"
-)
-BAD_LOGIN = "Usuario o contraseña incorrectos."
+BAD_LOGIN = "Usuario, contraseña o código de verificación incorrectos."
 
 
 def home_path(role: str) -> str:
@@ -43,7 +37,7 @@ def _safe_next(raw: str) -> str:
     return parts.path
 
 
-def _login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+def login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     response = render(
         request,
@@ -71,7 +65,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     session = await current_session(request)
     if session is not None:
         raise web.HTTPFound(home_path(session.actor.role))
-    return _login_page(request)
+    return login_page(request)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -79,15 +73,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     if not tokens_match(request.cookies.get(LOGIN_COOKIE), form.get("csrf_token")):
         raise web.HTTPForbidden(text=MESSAGE)
-    username = text_field(form, "usuario", max_length=60)
+    username = text_field(form, "usuario", max_length=60).lower()
     password = text_field(form, "contrasena", max_length=200)
     config = request.config_dict
-    async with config[UOW]() as uow:
-        user = await uow.users.by_username(username) if username else None
-    stored = user.password_hash if user is not None and user.active else _DUMMY_HASH
-    ok = await asyncio.to_thread(verify_password, stored, password)
-    if user is None or not user.active or not ok:
-        return _login_page(request, error=BAD_LOGIN, status=401)
+    code = text_field(form, "codigo", max_length=10)
+    checked = await check_login(request, username, password, code)
+    if isinstance(checked, web.Response):
+        return checked
+    user = checked
     settings = config[SETTINGS]
     token = await create_session(
         config[UOW],
@@ -98,6 +91,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     target = _safe_next(text_field(form, "siguiente", max_length=200))
     if target == "/escritorio":
         target = home_path(user.role)
+    target = first_step_after_login(request, user) or target
     response = web.HTTPFound(target)
     response.set_cookie(
         COOKIE,

@@ -43,6 +43,7 @@ def _mask(phone: str) -> str:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
+    from agent_desktop.contact_center import KIND_LABELS, OUTCOME_LABELS, STATUS_LABELS
     from cac311.bootstrap import database
     from case_core.domain.callbacks import CallbackStatus
     from case_core.services.callbacks import human_tasks, list_callbacks
@@ -53,10 +54,13 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{title} ({len(views)})")
         for v in views:
             when = v.next_attempt_at or v.window_end_at
+            kind = KIND_LABELS.get(v.kind, v.kind.value)
+            status = STATUS_LABELS.get(v.status, v.status.value)
+            outcome = OUTCOME_LABELS.get(v.outcome or "", v.outcome or "")
             print(
-                f"  #{v.id:<6} caso {v.case_number}  {v.kind.value:<12} {v.status.value:<12} "
+                f"  #{v.id:<6} caso {v.case_number}  {kind:<12} {status:<12} "
                 f"{_mask(v.phone)}  intento {v.attempts}/{v.max_attempts}  "
-                f"{when.astimezone(tz):%Y-%m-%d %H:%M}  {v.outcome or ''}"
+                f"{when.astimezone(tz):%Y-%m-%d %H:%M}  {outcome}"
             )
 
     async def run() -> None:

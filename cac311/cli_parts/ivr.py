@@ -51,7 +51,10 @@ async def _database_prompts(settings: Settings) -> list[tuple[str, str]]:
         entities = await uow.directory.entities()
         announcements = (await uow.session.scalars(select(AnnouncementRow))).all()
         return entity_prompts((e.code, e.name) for e in entities) + [
-            (a.prompt, a.text) for a in announcements if a.prompt
+            # An uploaded recording (issue 11) is never overwritten by synthesis.
+            (a.prompt, a.text)
+            for a in announcements
+            if a.prompt and not a.recorded
         ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from cac311.config import Settings
 
@@ -37,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from cac311.bootstrap import PARTS, run_parts
+    from cac311.first_start import refuse_unsafe_start
 
+    if (refusal := refuse_unsafe_start(settings)) is not None:
+        print(refusal, file=sys.stderr)
+        return 3
     parts = {p for group in args.only or [PARTS] for p in group}
     return asyncio.run(run_parts(settings, parts))

@@ -1,4 +1,8 @@
-"""``cac311 seed``: load the directory and demo users. Running it twice changes nothing."""
+"""``cac311 seed``: load the directory (and, only when asked, the demo users and citizens).
+
+Running it twice changes nothing. Demo users share the published ``DEMO_PASSWORD``, so they
+are created only by ``cac311 demo`` or ``cac311 seed --demo-users`` (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -66,8 +70,11 @@ async def _inserted(session, stmt) -> int:  # type: ignore[no-untyped-def]
     return len((await session.execute(stmt)).all())
 
 
-async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
-    """Insert what is missing; existing rows keep their ids, passwords and windows."""
+async def seed(
+    uow_factory: UnitOfWorkFactory, *, now: datetime, demo_users: bool = False
+) -> SeedReport:
+    """Insert what is missing; existing rows keep their ids, passwords and windows.
+    ``demo_users`` adds the demo users (known password) and the fictitious citizens."""
     async with uow_factory() as uow:
         s = uow.session
         entities = await _inserted(
@@ -140,6 +147,7 @@ async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
                         slug=slug,
                         title=title,
                         body=body,
+                        body_text=body,  # the seed's articles are plain text
                     )
                     for ecode, scode, slug, title, body in ARTICLES
                 ]
@@ -166,6 +174,9 @@ async def seed(uow_factory: UnitOfWorkFactory, *, now: datetime) -> SeedReport:
             .on_conflict_do_nothing()
             .returning(AnnouncementRow.id),
         )
+        if not demo_users:
+            await uow.commit()
+            return SeedReport(entities, services, articles, announcements, 0, 0)
         users = await _inserted(
             s,
             insert(UserRow)

@@ -70,7 +70,7 @@ async def test_given_wrong_password_when_logging_in_then_401_and_no_session(desk
         allow_redirects=False,
     )
     assert response.status == 401
-    assert "Usuario o contraseña incorrectos." in await response.text()
+    assert "Usuario, contraseña o código de verificación incorrectos." in await response.text()
     unknown = await client.post(
         "/login",
         data={"usuario": "nadie", "contrasena": "x", "csrf_token": token},

@@ -31,7 +31,7 @@ async def _counts(uow_factory):
 
 async def test_seeding_twice_changes_nothing(seeded):
     before = await _counts(seeded)
-    report = await seed(seeded, now=datetime(2026, 12, 1, tzinfo=UTC))
+    report = await seed(seeded, now=datetime(2026, 12, 1, tzinfo=UTC), demo_users=True)
     assert before[0] >= 30 and before[2] <= 30
     assert await _counts(seeded) == before
     assert (report.entities, report.services, report.users, report.citizens) == (0, 0, 0, 0)

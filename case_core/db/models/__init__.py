@@ -1,5 +1,11 @@
 """All ORM rows; importing this module registers every table on ``Base.metadata``."""
 
+from case_core.db.models.admin import (  # noqa: F401
+    AdminAuditRow,
+    DirectoryChangeRow,
+    EntityContactRow,
+    LoginAttemptRow,
+)
 from case_core.db.models.base import Base
 from case_core.db.models.callback_extra import CallbackOptOutRow  # noqa: F401
 from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow

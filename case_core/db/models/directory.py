@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -80,13 +80,31 @@ class ServiceRow(CreatedAt, Base):
     # Words citizens use for this service ("basura" for waste collection), comma-separated;
     # kept in the directory and matched by the agents' service search.
     synonyms: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The SLA template (issue 11): who answers, what the citizen must bring, last review.
+    who_answers: Mapped[str | None] = mapped_column(String(200))
+    required_info: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None]
 
     entity: Mapped[EntityRow] = relationship(back_populates="services", lazy="raise")
 
 
 class KnowledgeArticleRow(CreatedAt, Base):
     __tablename__ = "knowledge_articles"
-    __table_args__ = (UniqueConstraint("entity_id", "slug"),)
+    __table_args__ = (
+        UniqueConstraint("entity_id", "slug"),
+        CheckConstraint("status IN ('propuesto','publicado','retirado')", name="status"),
+        # Accent-insensitive free-text search from the agent desktop (issue 11).
+        Index(
+            "ix_knowledge_articles_fold_title",
+            text("cac311_fold(title) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+        Index(
+            "ix_knowledge_articles_fold_body",
+            text("cac311_fold(body_text) gin_trgm_ops"),
+            postgresql_using="gin",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
@@ -94,6 +112,11 @@ class KnowledgeArticleRow(CreatedAt, Base):
     slug: Mapped[str] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # Issue 11: sanitized HTML in ``body``, its plain text for search, the publishing state.
+    body_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(12), default="publicado", server_default="publicado")
+    review_on: Mapped[date | None]
+    updated_at: Mapped[datetime | None]
 
 
 class AnnouncementRow(CreatedAt, Base):
@@ -112,3 +135,10 @@ class AnnouncementRow(CreatedAt, Base):
     prompt: Mapped[str | None] = mapped_column(String(120))
     valid_from: Mapped[datetime]
     valid_to: Mapped[datetime | None]
+    # Issue 11: where the interruption is (empty = everywhere) and who announced it.
+    province: Mapped[str | None] = mapped_column(String(60))
+    district: Mapped[str | None] = mapped_column(String(80))
+    corregimiento: Mapped[str | None] = mapped_column(String(80))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # An uploaded recording replaces the prompt ``cac311 prompts build`` would render.
+    recorded: Mapped[bool] = mapped_column(default=False, server_default="false")

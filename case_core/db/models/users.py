@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,3 +35,10 @@ class UserRow(CreatedAt, Base):
     phone_interface: Mapped[str | None] = mapped_column(String(80), unique=True)  # PJSIP/1001
     active: Mapped[bool] = mapped_column(default=True)
     email: Mapped[str | None] = mapped_column(String(200))  # escalation notices
+    # Issue 11: a new or reset password must be changed at the next login.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="false")
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32, when 2FA is set up
+    totp_last_step: Mapped[int | None]  # a TOTP code is accepted once (no replay)
+    password_changed_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
