@@ -262,6 +262,15 @@ class AmiClient:
         self._link = None
         self._set_state("down")
 
+    def request_resync(self) -> bool:
+        """Re-read QueueStatus and CoreShowChannels now and emit a Resync (as after a
+        reconnect), e.g. when this process takes over tracking a PBX; False if down."""
+        link = self._link
+        if link is None or link.closed.is_set():
+            return False
+        link.tasks.append(asyncio.get_running_loop().create_task(self._resync(link)))
+        return True
+
     async def wait_up(self, within: float) -> None:
         """Wait until logged in (raises :class:`AmiTimeout`)."""
         try:

@@ -71,6 +71,7 @@ class Runtime:
     ami_clients: dict[str, AmiClient] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     web_app: web.Application | None = None
+    pbx_ownership: object | None = None  # ami.ownership.PbxOwnership when the AMI part runs
 
     async def ami(self) -> dict[str, AmiClient]:
         """One AMI client per configured server, started once per process."""
@@ -140,19 +141,33 @@ async def start_ami(rt: Runtime) -> None:
     from case_core.metrics.outages import record_link_down
 
     clients = await rt.ami()
-    detachers = [bridge.attach(client) for client in clients.values()]
-    for client in clients.values():
-        if client.state != "up":
-            # Down from the start: metrics must know calls were not seen.
-            await record_link_down(rt.uow_factory, client.config.server, rt.clock())
+    # Several processes may run the AMI part: each PBX is tracked by the holder of its lease.
+    from ami.ownership import PbxOwnership
+    from case_core.services.coordination import process_identity
+
+    ownership = PbxOwnership(
+        rt.uow_factory,
+        bridge,
+        clients,
+        owner=process_identity(),
+        ttl=float(rt.settings.pbx_lease_seconds),
+        clock=rt.clock,
+    )
+    rt.pbx_ownership = ownership
+    await ownership.step()
+    stop_ownership = asyncio.Event()
+    ownership_task = asyncio.create_task(ownership.run(stop_ownership), name="pbx-ownership")
 
     async def detach() -> None:
         # Runs before the clients stop and the engine closes: from now on no call is
-        # tracked, so the link counts as down until a process tracks it again.
-        for undo in detachers:
-            undo()
+        # tracked here, so the links this process owned count as down until a process
+        # tracks them again (the next owner closes the outage).
+        stop_ownership.set()
+        with contextlib.suppress(BaseException):
+            await ownership_task
+        released = await ownership.release()
         await bridge.drain()
-        for name in clients:
+        for name in released:
             try:
                 await record_link_down(rt.uow_factory, name, rt.clock())
             except Exception:
@@ -224,44 +239,32 @@ async def start_dialer(rt: Runtime) -> None:
         originator=AmiOriginator(primary),  # type: ignore[arg-type]
         settings=rt.settings,  # type: ignore[arg-type]
         clock=rt.clock,
+        schedule_interval=None,  # scheduling is the periodic job "callback_schedule"
     )
     task = asyncio.create_task(dialer.run(), name="dialer")
-    escalation = asyncio.create_task(_escalation_loop(rt), name="escalation")
+    from cac311.periodic import periodic_jobs
+    from case_core.services.coordination import run_periodic_jobs
+
+    stop_jobs = asyncio.Event()
+    jobs = asyncio.create_task(
+        run_periodic_jobs(rt.uow_factory, periodic_jobs(rt), clock=rt.clock, stop=stop_jobs),
+        name="periodic-jobs",
+    )
 
     async def stop_dialer() -> None:
         dialer.stop()
-        escalation.cancel()
+        stop_jobs.set()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 30)
         with contextlib.suppress(BaseException):
-            await escalation
+            await jobs
 
     rt.stack.push_async_callback(stop_dialer)
 
     async def running() -> bool:
-        return not task.done() and not escalation.done()
+        return not task.done() and not jobs.done()
 
     rt.health.add("dialer", running)
-
-
-JOBS_INTERVAL_SECONDS = 600.0
-
-
-async def _escalation_loop(rt: Runtime) -> None:
-    """Every few minutes: escalate cases at SLA risk or without a first action, and delete
-    desktop sessions past their absolute expiry (a browser that never came back)."""
-    from agent_desktop.sessions import purge_expired
-    from case_core.services.escalation import escalate
-
-    while True:
-        try:
-            report = await escalate(rt.uow_factory, rt.clock(), rt.settings.tz)
-            if report.total:
-                log.info("escalated %d cases", report.total)
-            await purge_expired(rt.uow_factory, now=rt.clock())
-        except Exception:
-            log.exception("periodic jobs run failed")
-        await asyncio.sleep(JOBS_INTERVAL_SECONDS)
 
 
 STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {

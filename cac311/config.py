@@ -63,6 +63,10 @@ class Settings:
     calling_hours: tuple[int, int] = (8, 20)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
+    # Several serve processes: how long a process holds a PBX's AMI tracking link without
+    # renewing it (a dead owner's PBX moves after at most this), and per-job periods.
+    pbx_lease_seconds: int = 6
+    job_periods: tuple[tuple[str, int], ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -182,6 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("RECORDING_RETENTION_DAYS", "recording_retention_days", 1),
         ("CALLBACK_MAX_CHANNELS", "callback_max_channels", 1),
         ("CALLBACK_CALLS_PER_MINUTE", "callback_calls_per_minute", 1),
+        ("PBX_LEASE_SECONDS", "pbx_lease_seconds", 2),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
@@ -197,9 +202,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["calling_hours"] = _calling_hours(raw)
     if (raw := get("HOLIDAYS")) is not None:
         values["holidays"] = _holidays(raw)
+    if (raw := get("JOB_PERIODS")) is not None:
+        values["job_periods"] = _job_periods(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _job_periods(raw: str) -> tuple[tuple[str, int], ...]:
+    """``escalation=600,callback_schedule=60``: seconds per periodic job, overriding defaults."""
+    periods = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, seconds = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{PREFIX}JOB_PERIODS must be name=seconds,..., got {raw!r}")
+        periods.append((name.strip(), _int("JOB_PERIODS", seconds.strip(), 1)))
+    return tuple(periods)
 
 
 def normalise_database_url(url: str) -> str:

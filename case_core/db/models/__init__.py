@@ -6,6 +6,7 @@ from case_core.db.models.callbacks import CallbackRow, SurveyAnswerRow
 from case_core.db.models.calls import CallRow, IvrSessionRow, IvrStepRow
 from case_core.db.models.cases import CaseHistoryRow, CaseNumberCounterRow, CaseRow
 from case_core.db.models.citizens import CitizenPhoneRow, CitizenRow
+from case_core.db.models.coordination import LeaseRow, PeriodicJobRunRow  # noqa: F401
 from case_core.db.models.desktop import AgentStateEventRow, ScreenPopRow, WebSessionRow  # noqa: F401,E501
 from case_core.db.models.directory import (
     AnnouncementRow,
