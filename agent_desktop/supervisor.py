@@ -30,8 +30,9 @@ from agent_desktop.handlers.common import BadRequest, render
 from agent_desktop.keys import CLOCK, SETTINGS, UOW
 from case_core.domain.roles import can_supervise
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
-from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
+from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics_csv, to_csv
 from case_core.metrics.report import FIGURE_COLUMNS
+from case_core.metrics.rollup import rolled_up_call_metrics
 from case_core.metrics.scorecards import (
     GOAL_CLOSED_30D_PERCENT,
     SCORECARD_DEFINITIONS,
@@ -360,7 +361,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
     csv_wanted = wants_csv(request)
     settings = request.config_dict[SETTINGS]
     now = request.config_dict[CLOCK]()
-    report = await call_metrics(
+    report = await rolled_up_call_metrics(
         request.config_dict[UOW],
         period.start,
         period.end,

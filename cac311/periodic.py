@@ -55,10 +55,23 @@ def _callback_schedule(rt: Runtime) -> PeriodicJob:
     return PeriodicJob("callback_schedule", timedelta(minutes=1), run)
 
 
+def _call_rollup(rt: Runtime) -> PeriodicJob:
+    from case_core.metrics.rollup import refresh_dirty
+    from case_core.metrics.service_level import Thresholds
+
+    thresholds = Thresholds.from_settings(rt.settings)
+
+    async def run(now: datetime) -> None:
+        await refresh_dirty(rt.uow_factory, now=now, thresholds=thresholds)
+
+    return PeriodicJob("call_rollup", timedelta(minutes=1), run)
+
+
 JOB_FACTORIES: list[Callable[[Runtime], PeriodicJob]] = [
     _escalation,
     _session_purge,
     _callback_schedule,
+    _call_rollup,
 ]
 
 

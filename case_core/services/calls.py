@@ -77,6 +77,10 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
             set_={k: row.excluded[k] for k in values if k not in keep | {"server", "uniqueid"}},
         ).returning(CallRow.id)
         call_id = (await uow.session.execute(upsert)).scalar_one()
+        if snapshot.direction == "inbound" and snapshot.entered_at is not None:
+            from case_core.metrics.rollup import mark_dirty
+
+            await mark_dirty(uow.session, snapshot.entered_at)
         # Live views (the wallboard) listen for this to refresh within a second.
         await uow.session.execute(
             text("SELECT pg_notify(:channel, :payload)"),

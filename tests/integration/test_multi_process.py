@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from asterisk_sim.ami import AmiSimulator
 
-JOBS = ("escalation", "session_purge", "callback_schedule")
+JOBS = ("escalation", "session_purge", "callback_schedule", "call_rollup")
 STARTED = re.compile(r"periodic job (\S+) starting period (\S+)")
 
 
