@@ -287,20 +287,28 @@ async def rolled_up_call_metrics(
             uow_factory, start, end, interval, tz, queue=queue, as_of=as_of, thresholds=th
         )
     async with uow_factory() as uow:
+        # One snapshot for every read below: a quarter hour flagged between two statements
+        # must not be counted twice or not at all.
+        await uow.session.execute(
+            text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        )
         spans = await _spans(uow.session, start, end, interval, zone)
-        rolled = await _rolled(uow.session, start, end, as_of, th, queue)
-        runs = _raw_pieces(start, end, set(rolled))
+        lo, hi = ceil_quarter(start), floor_quarter(end)
+        unusable = await _unusable(uow.session, lo, hi, as_of, th) if lo < hi else []
+        runs = _raw_runs(start, end, lo, hi, unusable)
+        hull = None
         if len(runs) > 8:
-            # Scattered gaps: one scan over their hull beats many small ones.
-            lo, hi = runs[0][0].start, runs[-1][-1].end
-            rolled = {at: c for at, c in rolled.items() if not lo <= at < hi}
-            runs = _raw_pieces(lo, hi, set())
-        raw = await _raw(uow.session, runs, as_of, th, queue)
-    starts = [s[0] for s in spans]
-    totals = [CallCounts() for _ in spans]
-    for at, counts in list(rolled.items()) + raw:
-        i = bisect.bisect_right(starts, at) - 1
-        totals[i] = totals[i] + counts
+            # Scattered gaps: one scan over their hull beats many small scans.
+            hull = (runs[0][0].start, runs[-1][-1].end)
+            runs = [_quarters(*hull)]
+        starts = [s[0] for s in spans]
+        totals = [CallCounts() for _ in spans]
+        if lo < hi:
+            for i, counts in await _rolled(uow.session, lo, hi, as_of, th, queue, starts, hull):
+                totals[i] = totals[i] + counts
+        for at, counts in await _raw(uow.session, runs, as_of, th, queue):
+            i = bisect.bisect_right(starts, at) - 1
+            totals[i] = totals[i] + counts
     intervals = [
         IntervalMetrics(s.astimezone(UTC), e.astimezone(UTC), totals[i], incomplete)
         for i, (s, e, incomplete) in enumerate(spans)
@@ -340,68 +348,93 @@ FROM spans s ORDER BY s.local_start
     return [(r.start_at, r.end_at, bool(r.incomplete)) for r in rows]
 
 
+# A quarter hour of the roll-up that answers a query as of :as_of exactly.
+_USABLE = """
+b.open_calls = 0 AND (b.settled_at IS NULL OR b.settled_at <= CAST(:as_of AS timestamptz))
+AND b.service_level_seconds = :sl AND b.short_abandon_seconds = :sa
+AND NOT EXISTS (SELECT 1 FROM call_rollup_dirty d WHERE d.bucket_start = b.bucket_start)
+"""
+
+
+async def _unusable(
+    session: AsyncSession, lo: datetime, hi: datetime, as_of: datetime, th: Thresholds
+) -> list[datetime]:
+    """The whole quarter hours of [lo, hi) that must be read from ``calls``."""
+    sql = f"""
+SELECT g.q FROM generate_series(CAST(:lo AS timestamptz), CAST(:hi AS timestamptz)
+                                - CAST('15 minutes' AS interval),
+                                CAST('15 minutes' AS interval)) AS g(q)
+WHERE NOT EXISTS (SELECT 1 FROM call_rollup_buckets b WHERE b.bucket_start = g.q AND {_USABLE})
+ORDER BY g.q
+"""
+    params = {"lo": lo, "hi": hi, "as_of": as_of, **_th(th)}
+    return list((await session.scalars(text(sql), params)).all())
+
+
+def _th(th: Thresholds) -> dict[str, int]:
+    return {"sl": th.service_level_seconds, "sa": th.short_abandon_seconds}
+
+
 async def _rolled(
     session: AsyncSession,
-    start: datetime,
-    end: datetime,
+    lo: datetime,
+    hi: datetime,
     as_of: datetime,
     th: Thresholds,
     queue: str | None,
-) -> dict[datetime, CallCounts]:
-    """The final quarter hours inside [start, end) and their counts."""
-    lo, hi = ceil_quarter(start), floor_quarter(end)
-    if lo >= hi:
-        return {}
+    span_starts: list[datetime],
+    hull: tuple[datetime, datetime] | None,
+) -> list[tuple[int, CallCounts]]:
+    """The usable quarter hours of [lo, hi) (outside ``hull``) summed per output interval."""
     sums = ", ".join(f"COALESCE(sum(r.{f}), 0) AS {f}" for f in COUNT_FIELDS)
-    queue_join = "AND r.queue = :queue" if queue is not None else ""
-    sql = f"""
-SELECT b.bucket_start, {sums}, max(r.longest_wait) AS longest_wait
-FROM call_rollup_buckets b
-LEFT JOIN call_rollup_15m r ON r.bucket_start = b.bucket_start {queue_join}
-WHERE b.bucket_start >= :lo AND b.bucket_start < :hi
-  AND b.open_calls = 0 AND (b.settled_at IS NULL OR b.settled_at <= :as_of)
-  AND b.service_level_seconds = :sl AND b.short_abandon_seconds = :sa
-GROUP BY b.bucket_start
-"""
-    params: dict[str, object] = {
-        "lo": lo,
-        "hi": hi,
-        "as_of": as_of,
-        "sl": th.service_level_seconds,
-        "sa": th.short_abandon_seconds,
-    }
+    where = "r.bucket_start >= :lo AND r.bucket_start < :hi"
+    params: dict[str, object] = {"lo": lo, "hi": hi, "as_of": as_of, "spans": span_starts}
+    params |= _th(th)
     if queue is not None:
+        where += " AND r.queue = :queue"
         params["queue"] = queue
+    if hull is not None:
+        where += " AND NOT (r.bucket_start >= :hull_lo AND r.bucket_start < :hull_hi)"
+        params |= {"hull_lo": hull[0], "hull_hi": hull[1]}
+    sql = f"""
+SELECT width_bucket(r.bucket_start, CAST(:spans AS timestamptz[])) AS span,
+       {sums}, max(r.longest_wait) AS longest_wait
+FROM call_rollup_15m r JOIN call_rollup_buckets b ON b.bucket_start = r.bucket_start
+WHERE {where} AND {_USABLE}
+GROUP BY 1
+"""
     rows = (await session.execute(text(sql), params)).all()
-    # A quarter hour still flagged has calls written after its roll-up: not final.
-    dirty = set(
-        (
-            await session.scalars(
-                text(
-                    "SELECT bucket_start FROM call_rollup_dirty "
-                    "WHERE bucket_start >= :lo AND bucket_start < :hi"
-                ),
-                {"lo": lo, "hi": hi},
-            )
-        ).all()
-    )
-    return {r.bucket_start: counts_from_row(r) for r in rows if r.bucket_start not in dirty}
+    return [(row.span - 1, counts_from_row(row)) for row in rows]
 
 
-def _raw_pieces(start: datetime, end: datetime, rolled: set[datetime]) -> list[list[_Piece]]:
-    """What the roll-up does not cover, as runs of contiguous pieces (each run is read with
-    one range scan of ``calls``)."""
-    runs: list[list[_Piece]] = []
-    at = start
-    while at < end:
-        nxt = min(end, floor_quarter(at) + QUARTER)
-        if not (at == floor_quarter(at) and nxt - at == QUARTER and at in rolled):
-            piece = _Piece(at, nxt)
-            if runs and runs[-1][-1].end == at:
-                runs[-1].append(piece)
-            else:
-                runs.append([piece])
+def _quarters(lo: datetime, hi: datetime) -> list[_Piece]:
+    """[lo, hi) cut at quarter hours (the first and last pieces may be shorter)."""
+    pieces = []
+    at = lo
+    while at < hi:
+        nxt = min(hi, floor_quarter(at) + QUARTER)
+        pieces.append(_Piece(at, nxt))
         at = nxt
+    return pieces
+
+
+def _raw_runs(
+    start: datetime, end: datetime, lo: datetime, hi: datetime, unusable: list[datetime]
+) -> list[list[_Piece]]:
+    """What the roll-up does not answer, as runs of contiguous pieces: the cut edges of the
+    period and the unusable quarter hours (each run is read with one range scan)."""
+    pieces = []
+    if lo >= hi:
+        pieces = _quarters(start, end)
+    else:
+        pieces = _quarters(start, lo) + [_Piece(q, q + QUARTER) for q in unusable]
+        pieces += _quarters(hi, end)
+    runs: list[list[_Piece]] = []
+    for piece in pieces:
+        if runs and runs[-1][-1].end == piece.start:
+            runs[-1].append(piece)
+        else:
+            runs.append([piece])
     return runs
 
 
