@@ -142,7 +142,7 @@ async def build(args: argparse.Namespace) -> str:
         await conn.close()
     with Stopwatch() as sw:
         await upgrade_async(url, "0010_citizen_search")
-    print(f"  migration 0010_citizen_search (3 trigram indexes): {sw.seconds:.0f} s", flush=True)
+    print(f"  migration 0010_citizen_search (4 indexes): {sw.seconds:.0f} s", flush=True)
     await upgrade_async(url)
     conn = await asyncpg.connect(dsn(url))
     try:

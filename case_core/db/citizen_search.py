@@ -6,8 +6,9 @@ exactly those of the indexes). A query is read as:
 
 - **digits** (with ``-``, spaces, ``+``, parentheses; optionally a cédula prefix such as
   ``PE-`` or ``E-8``): a partial cédula as typed, *or* a partial phone (its digits only);
-- **anything else**: name words, each of which must appear in "first last" (accents and
-  case ignored, in any order).
+- **anything else**: name words, each of which must begin a word of "first last" (accents
+  and case ignored, in any order: "maria gonz"), by the full-text index; when that finds no
+  one, each word must appear anywhere in the name ("onzal"), by the trigram index.
 
 A broad query (a common first name) can match a hundred thousand people: the index finds
 them, but only the first ``CANDIDATES`` found are sorted and the first ``limit`` returned,
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CANDIDATES = 200
+_WORD = re.compile(r"[\W_]", re.UNICODE)  # what may not go into a tsquery word
 _NUMERIC = re.compile(r"^(?:[A-Za-z]{1,3}-?)?[\d\s\-+()]+$")
 
 
@@ -63,6 +65,18 @@ async def search_citizen_ids(
         candidates = " UNION ".join(f"({part} LIMIT :cand)" for part in parts)
     else:
         words = [w for w in terms if len(w) >= 2][:5] or terms[:1]
+        prefixes = [_WORD.sub("", w) for w in words]
+        if all(prefixes):
+            params["tsq"] = " & ".join(f"{p}:*" for p in prefixes)
+            found = await _ordered(
+                session,
+                "SELECT c.id FROM citizens c WHERE to_tsvector('simple', "
+                "cac311_fold(c.first_name || ' ' || c.last_name)) "
+                "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text))) LIMIT :cand",
+                params,
+            )
+            if found:
+                return found
         conds = []
         for i, word in enumerate(words):
             params[f"w{i}"] = _like(word)
@@ -70,6 +84,10 @@ async def search_citizen_ids(
                 f"cac311_fold(c.first_name || ' ' || c.last_name) {_FOLD_LIKE.format(p=f'w{i}')}"
             )
         candidates = f"SELECT c.id FROM citizens c WHERE {' AND '.join(conds)} LIMIT :cand"
+    return await _ordered(session, candidates, params)
+
+
+async def _ordered(session: AsyncSession, candidates: str, params: dict[str, object]) -> list[int]:
     sql = f"""
 SELECT c.id FROM citizens c JOIN ({candidates}) m(id) ON m.id = c.id
 ORDER BY c.last_name, c.first_name, c.id

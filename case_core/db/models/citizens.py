@@ -26,6 +26,14 @@ class CitizenRow(CreatedAt, Base):
             "cac311_fold((first_name::text || ' '::text) || last_name::text)",
         ),
         _trigram("ix_citizens_cedula_trgm", "cac311_fold(cedula)"),
+        Index(
+            "ix_citizens_name_words",
+            text(
+                "to_tsvector('simple'::regconfig, "
+                "cac311_fold((first_name::text || ' '::text) || last_name::text))"
+            ),
+            postgresql_using="gin",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("period_key", sa.String(40), nullable=False),
         sa.Column("owner", sa.String(120), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "finished_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("job", "period_key", name=op.f("pk_periodic_job_runs")),
     )
     op.create_table(
