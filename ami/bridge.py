@@ -21,7 +21,9 @@ snapshots stay queued and are retried with a growing delay; ``drain()`` flushes 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -39,7 +41,7 @@ from ami.events import (
 from ami.tracker import CallRecord, CallTracker, CallUpdate
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.phone import caller_id_candidates
-from case_core.services.calls import CallSnapshot, save_call
+from case_core.services.calls import CallSnapshot, save_calls
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,9 @@ class AmiBridge:
         self._idle = asyncio.Event()
         self._idle.set()
         self.retry_delay_max = 10.0
+        self.write_batch = 100
+        self._states: collections.deque[tuple] = collections.deque()  # type: ignore[type-arg]
+        self._state_writer: asyncio.Task[None] | None = None
 
     def attach(self, client: AmiClient) -> Callable[[], None]:
         """Subscribe to a client's events and link state; returns the detach function."""
@@ -178,33 +183,56 @@ class AmiBridge:
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
-            key, (record, ended) = next(iter(self._dirty.items()))
-            try:
-                await self._write(record, ended)
-            except Exception:
+            # Up to write_batch calls in one transaction and one statement (save_calls).
+            batch = list(itertools.islice(self._dirty.items(), self.write_batch))
+            failed = await self._write_batch(batch)
+            for key, (record, _) in batch:
+                if key not in failed and self._dirty.get(key, (None,))[0] is record:
+                    del self._dirty[key]
+            if failed:
                 self.errors += 1
-                log.exception("AMI bridge could not store a call; retrying")
-                # To the back of the line: a row that keeps failing must not hold back the rest.
-                self._dirty[key] = self._dirty.pop(key)
+                # To the back of the line: rows that keep failing must not hold back the rest.
+                for key in failed:
+                    if key in self._dirty:
+                        self._dirty[key] = self._dirty.pop(key)
                 delay = min(self.retry_delay_max, max(0.1, delay * 2))
                 await asyncio.sleep(delay)
                 continue
             delay = 0.0
-            if self._dirty.get(key, (None,))[0] is record:
-                del self._dirty[key]
 
-    async def _write(self, record: CallRecord, ended: bool) -> None:
+    async def _write_batch(
+        self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]
+    ) -> set[tuple[str, str]]:
+        """Write the batch; if that fails, each call on its own. Returns the keys not written."""
+        try:
+            await self._write(batch)
+            return set()
+        except Exception:
+            if len(batch) == 1:
+                log.exception("AMI bridge could not store a call; retrying")
+                return {batch[0][0]}
+        failed = set()
+        for item in batch:
+            try:
+                await self._write([item])
+            except Exception:
+                log.exception("AMI bridge could not store a call; retrying")
+                failed.add(item[0])
+        return failed
+
+    async def _write(self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]) -> None:
         from agent_desktop.pop_bus import close_pop
 
-        await save_call(self._uow_factory, snapshot_of(record))
-        if record.ended_at is not None:
-            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
-        if ended:
-            for hook in self.on_call_ended:
-                await hook(record.server, record.uniqueid)
+        await save_calls(self._uow_factory, [snapshot_of(record) for _, (record, _) in batch])
+        for _, (record, ended) in batch:
+            if record.ended_at is not None:
+                await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
+            if ended:
+                for hook in self.on_call_ended:
+                    await hook(record.server, record.uniqueid)
 
     async def _member_event(self, event: QueueMemberEvent) -> None:
-        from case_core.services.agents import AgentState, record_agent_state, state_from_member
+        from case_core.services.agents import AgentState, state_from_member
 
         if isinstance(event, QueueMemberRemoved):
             state = AgentState.LOGGED_OUT
@@ -215,17 +243,32 @@ class AmiBridge:
         source = type(event).__name__
         if isinstance(event, QueueMemberAdded):
             source = "QueueMemberAdded"
-        await record_agent_state(
-            self._uow_factory,
-            event.interface,
-            state,
-            event.paused_reason or None,
-            event.received_at,
-            source,
+        # Written behind, in order, by one task: the next event (maybe an AgentConnect whose
+        # pop an agent waits for) does not wait for this row.
+        self._states.append(
+            (event.interface, state, event.paused_reason or None, event.received_at, source)
         )
+        if self._state_writer is None or self._state_writer.done():
+            self._state_writer = asyncio.get_running_loop().create_task(
+                self._write_states(), name="ami-bridge-agent-states"
+            )
+
+    async def _write_states(self) -> None:
+        from case_core.services.agents import record_agent_state
+
+        while self._states:
+            interface, state, reason, at, source = self._states.popleft()
+            try:
+                await record_agent_state(self._uow_factory, interface, state, reason, at, source)
+            except Exception:
+                self.errors += 1
+                log.exception("AMI bridge could not store the state of %s", interface)
 
     async def _members(self, members: tuple[QueueMember, ...], at: datetime, source: str) -> None:
         from case_core.services.agents import record_agent_state, state_from_member
+
+        if self._state_writer is not None:  # older member events first: states stay in order
+            await asyncio.gather(self._state_writer, return_exceptions=True)
 
         for member in members:
             state = state_from_member(
@@ -256,6 +299,9 @@ class AmiBridge:
         if self._dirty and self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), within)
+        if self._state_writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._state_writer), within)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)

@@ -13,8 +13,8 @@ same counts as :func:`~case_core.metrics.calls.call_metrics` (the reference; tes
 them interval by interval). Every other quarter hour (still open, changed since, never
 rolled up, or cut by the period's start or end) is computed from ``calls`` as before.
 
-Maintenance: :func:`mark_dirty` is called in the transaction that writes a call
-(``save_call``); the periodic job ``call_rollup`` (:func:`refresh_dirty`) recomputes the
+Maintenance: :func:`mark_dirty_many` is called in the transaction that writes calls
+(``save_calls``); the periodic job ``call_rollup`` (:func:`refresh_dirty`) recomputes the
 quarter hours marked since. ``cac311 metrics rollup --from --to`` rebuilds a period.
 
 UTC quarter hours coincide with local quarter hours, hours and days wherever the offset
@@ -84,19 +84,20 @@ def ceil_quarter(at: datetime) -> datetime:
 # --------------------------------------------------------------------------- maintenance
 
 
-async def mark_dirty(session: AsyncSession, entered_at: datetime) -> None:
-    """Flag the quarter hour of a call that was just written (in the caller's transaction).
+async def mark_dirty_many(session: AsyncSession, entered: set[datetime]) -> None:
+    """Flag the quarter hours of calls just written, in the caller's transaction.
 
     DO UPDATE (not DO NOTHING) takes the row lock, so a concurrent recomputation that deleted
-    the flag waits for this transaction and then sees the new call row.
-    """
+    the flag waits for this transaction and then sees the new call rows. Quarter-hour order:
+    concurrent writers take the locks in the same order."""
+    quarters = sorted({floor_quarter(at) for at in entered})
     await session.execute(
         text(
             "INSERT INTO call_rollup_dirty (bucket_start) "
-            f"VALUES ({BUCKET_SQL.format(col='CAST(:at AS timestamptz)')}) "
+            "SELECT q FROM unnest(CAST(:quarters AS timestamptz[])) q ORDER BY q "
             "ON CONFLICT (bucket_start) DO UPDATE SET marked_at = now()"
         ),
-        {"at": entered_at},
+        {"quarters": quarters},
     )
 
 
