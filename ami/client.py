@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from ami.event_filter import EventFilter
 from ami.events import (
     AmiEvent,
     CoreShowChannel,
@@ -77,6 +78,9 @@ class AmiConfig:
     connect_timeout: float = 5.0
     backoff_min: float = 0.5
     backoff_max: float = 30.0
+    # Events outside this filter are dropped before they become typed events (the same
+    # rules as manager.conf's eventfilter: ami.event_filter.BACKEND_FILTER). None: keep all.
+    event_filter: EventFilter | None = None
 
     def __post_init__(self) -> None:
         if self.backoff_min <= 0 or self.backoff_max < self.backoff_min:
@@ -615,6 +619,9 @@ class AmiClient:
                 pending.future.set_result(list(pending.items))
             else:
                 pending.items.append(message)
+            return
+        event_filter = self.config.event_filter
+        if event_filter is not None and not event_filter.allows(message.fields):
             return
         event = self._convert(message, at)
         if event is None:

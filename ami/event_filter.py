@@ -82,26 +82,70 @@ def parse_rule(key: str, value: str) -> FilterRule:
     return FilterRule(action == "include", found.get("name"), found.get("header"), method, value)
 
 
-@dataclass(frozen=True)
 class EventFilter:
-    rules: tuple[FilterRule, ...] = ()
+    """A user's filter rules; :meth:`allows` is O(1) for events no rule names."""
+
+    def __init__(self, rules: Iterable[FilterRule] = ()) -> None:
+        self.rules = tuple(rules)
+        self._includes: dict[str | None, list[FilterRule]] = {}
+        self._excludes: dict[str | None, list[FilterRule]] = {}
+        for rule in self.rules:
+            target = self._includes if rule.include else self._excludes
+            target.setdefault(rule.name, []).append(rule)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventFilter) and set(self.rules) == set(other.rules)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.rules))
 
     @classmethod
     def from_lines(cls, lines: Iterable[tuple[str, str]]) -> EventFilter:
         """From ``(key, value)`` pairs; keys other than ``eventfilter(...)`` are ignored."""
-        return cls(tuple(parse_rule(k, v) for k, v in lines if k.startswith("eventfilter(")))
+        return cls(parse_rule(k, v) for k, v in lines if k.startswith("eventfilter("))
 
     def allows(self, fields: Sequence[tuple[str, str]] | Mapping[str, str]) -> bool:
         """Whether an event (its fields, ``Event`` first) reaches the user."""
-        pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
         if not self.rules:
             return True
+        pairs = list(fields.items()) if isinstance(fields, Mapping) else fields
         event = pairs[0][1] if pairs and pairs[0][0].lower() == "event" else ""
-        includes = [r for r in self.rules if r.include]
-        if includes and not any(r.matches(event, pairs) for r in includes):
-            return False
-        return not any(r.matches(event, pairs) for r in self.rules if not r.include)
+        if self._includes:
+            candidates = self._includes.get(event, []) + self._includes.get(None, [])
+            if not any(r.matches(event, pairs) for r in candidates):
+                return False
+        excludes = self._excludes.get(event, []) + self._excludes.get(None, [])
+        return not any(r.matches(event, pairs) for r in excludes)
 
     def event_names(self) -> set[str]:
         """The event names the include rules name (for documentation and tests)."""
         return {r.name for r in self.rules if r.include and r.name}
+
+
+# What the backend uses (ami/events.py converts these; the tracker, the bridge and the
+# dialer read them): the same lines as user [cac311] in asterisk_conf/manager.conf (a test
+# keeps the two equal). AmiClient applies it too, so events a PBX without the filter sends
+# are dropped before they become typed events.
+BACKEND_EVENTS = (
+    "QueueCallerJoin",
+    "QueueCallerLeave",
+    "QueueCallerAbandon",
+    "AgentCalled",
+    "AgentRingNoAnswer",
+    "AgentConnect",
+    "AgentComplete",
+    "Hangup",
+    "QueueMemberStatus",
+    "QueueMemberAdded",
+    "QueueMemberRemoved",
+    "QueueMemberPause",
+    "OriginateResponse",
+    "FullyBooted",
+)
+BACKEND_FILTER = EventFilter(
+    [FilterRule(True, name, None, "none", "") for name in BACKEND_EVENTS]
+    + [
+        FilterRule(True, "VarSet", "Variable", "starts_with", "CAC311_"),
+        FilterRule(True, "VarSet", "Variable", "exact", "MIXMONITOR_FILENAME"),
+    ]
+)

@@ -130,6 +130,7 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
     import agent_desktop.pop_bus as bus
     from ami.bridge import AmiBridge
     from ami.client import AmiClient, AmiConfig
+    from ami.event_filter import BACKEND_FILTER
     from ami.events import AgentConnect
     from case_core.db.engine import make_engine, make_sessionmaker
     from case_core.db.uow import UnitOfWorkFactory
@@ -165,6 +166,7 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
             server=SERVER,
             ping_interval=30.0,
             action_timeout=5.0,
+            event_filter=BACKEND_FILTER,  # as cac311 serve configures it
         )
     )
     bridge.attach(client)

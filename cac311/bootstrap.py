@@ -78,6 +78,7 @@ class Runtime:
         if self.ami_clients:
             return self.ami_clients
         from ami.client import AmiAuthError, AmiClient, AmiConfig
+        from ami.event_filter import BACKEND_FILTER
 
         for server in self.settings.ami_servers:
             client = AmiClient(
@@ -87,6 +88,7 @@ class Runtime:
                     username=server.username,
                     secret=server.secret,
                     server=server.name,
+                    event_filter=BACKEND_FILTER,  # as manager.conf: drop unused events early
                 )
             )
             try:

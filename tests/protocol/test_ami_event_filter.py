@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ami.bridge import snapshot_of
-from ami.event_filter import EventFilter, FilterSyntaxError, parse_rule
+from ami.event_filter import BACKEND_FILTER, EventFilter, FilterSyntaxError, parse_rule
 from ami.events import MixMonitorStart, MixMonitorStop, VarSet, to_event
 from ami.protocol import AmiParser, Event
 from ami.tracker import IVR_PREFIX, RECORDING_VAR, CallTracker
@@ -145,3 +145,39 @@ def test_events_per_answered_call_before_and_after_the_product_filter():
     events = pbx_events("2026-12-01/ami-eventfilter-unfiltered")
     kept = [e for e in events if product_filter().allows(e.fields)]
     assert (len(events), len(kept)) == (226, 24)
+
+
+async def test_the_client_drops_events_outside_its_filter_before_typing_them():
+    import asyncio
+
+    from ami.client import AmiClient, AmiConfig
+    from asterisk_sim.ami import AmiSimulator
+
+    sim = AmiSimulator(username="u", secret="s")
+    await sim.start()
+    client = AmiClient(
+        AmiConfig("127.0.0.1", sim.port, "u", "s", event_filter=BACKEND_FILTER, ping_interval=60)
+    )
+    seen: list = []
+    client.subscribe(seen.append)
+    try:
+        await client.start()
+        await client.wait_up(5)
+        base = [("Channel", "PJSIP/trunk-1"), ("Uniqueid", "1.1"), ("Linkedid", "1.1")]
+        sim.emit([("Event", "Newexten"), *base, ("Application", "AGI")])
+        sim.emit([("Event", "VarSet"), *base, ("Variable", "AGISTATUS"), ("Value", "SUCCESS")])
+        sim.emit([("Event", "VarSet"), *base, ("Variable", "CAC311_INTENT"), ("Value", "queja")])
+        for _ in range(200):
+            if any(isinstance(e, VarSet) for e in seen):
+                break
+            await asyncio.sleep(0.01)
+        varsets = [e for e in seen if isinstance(e, VarSet)]
+        assert [(e.variable, e.value) for e in varsets] == [("CAC311_INTENT", "queja")]
+    finally:
+        await client.stop()
+        await sim.stop()
+
+
+def test_the_client_side_filter_is_the_manager_conf_filter():
+    assert BACKEND_FILTER == product_filter()
+    assert BACKEND_FILTER != CAPTURE_FILTER
