@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -48,6 +49,7 @@ class FastAgiServer:
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         shutdown_grace: float = 5.0,
         backlog: int = 512,
+        reuse_port: bool = True,
     ) -> None:
         self._routes = routes  # looked up per call: a mutable mapping may gain routes
         self._host = host
@@ -56,6 +58,9 @@ class FastAgiServer:
         self.command_timeout = command_timeout
         self.shutdown_grace = shutdown_grace
         self._backlog = backlog
+        # SO_REUSEPORT: several FastAGI processes bind the same address and the kernel
+        # spreads the new connections (the calls) over them (Linux, BSD).
+        self._reuse_port = reuse_port and hasattr(socket, "SO_REUSEPORT")
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._active_calls = 0
@@ -87,6 +92,7 @@ class FastAgiServer:
             self._requested_port,
             limit=256 * 1024,
             backlog=self._backlog,
+            reuse_port=self._reuse_port or None,
         )
         log.info("FastAGI listening on %s:%d", self._host, self.port)
 
