@@ -110,6 +110,8 @@ class AmiBridge:
         self._idle.set()
         self.retry_delay_max = 10.0
         self.write_batch = 100
+        self._pops: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._pop_slots = asyncio.Semaphore(8)  # pops being built and published at once
         self._states: collections.deque[tuple] = collections.deque()  # type: ignore[type-arg]
         self._state_writer: asyncio.Task[None] | None = None
 
@@ -144,8 +146,6 @@ class AmiBridge:
             log.exception("AMI bridge could not store %s", type(event).__name__)
 
     async def _call_update(self, update: CallUpdate) -> None:
-        from case_core.services.screen_pop import build_pop
-
         record = update.record
         ended_now = record.ended_at is not None and update.change in ("ended", "abandoned")
         previous = self._dirty.get(record.key)
@@ -154,21 +154,43 @@ class AmiBridge:
         self._wake.set()
         self._ensure_writer()
         if update.change == "answered" and record.agent_interface and record.ended_at is None:
-            from agent_desktop.pop_bus import publish_pop
-
-            pop = await build_pop(
-                self._uow_factory,
+            # The pop is built and published by its own task (at most pop_concurrency at
+            # once): the next events do not wait for this pop's queries, and pops of
+            # different calls proceed side by side. Its arguments are taken now.
+            await self._pop_slots.acquire()
+            pop_args = dict(
                 call_uniqueid=record.uniqueid,
                 linkedid=record.linkedid,
                 caller_number=record.caller_number,
                 agent_interface=record.agent_interface,
-                ivr_variables=record.ivr,
-                connected_at=record.answered_at or record.last_event_at,  # type: ignore[arg-type]
+                ivr_variables=dict(record.ivr),
+                connected_at=record.answered_at or record.last_event_at,
                 caller_channel=record.channel,
                 server=record.server,
                 tz=self._tz,
             )
-            await publish_pop(self._uow_factory, pop, now=record.answered_at)
+            task = asyncio.get_running_loop().create_task(
+                self._pop(pop_args, record.answered_at), name=f"pop-{record.uniqueid}"
+            )
+            self._pops[record.key] = task
+            task.add_done_callback(lambda t, key=record.key: self._pop_done(key, t))
+
+    async def _pop(self, args: dict, now: datetime | None) -> None:  # type: ignore[type-arg]
+        from agent_desktop.pop_bus import publish_pop
+        from case_core.services.screen_pop import build_pop
+
+        try:
+            pop = await build_pop(self._uow_factory, **args)
+            await publish_pop(self._uow_factory, pop, now=now)
+        except Exception:
+            self.errors += 1
+            log.exception("AMI bridge could not publish the pop of a call")
+        finally:
+            self._pop_slots.release()
+
+    def _pop_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._pops.get(key) is task:
+            del self._pops[key]
 
     def _ensure_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -224,8 +246,11 @@ class AmiBridge:
         from agent_desktop.pop_bus import close_pop
 
         await save_calls(self._uow_factory, [snapshot_of(record) for _, (record, _) in batch])
-        for _, (record, ended) in batch:
+        for key, (record, ended) in batch:
             if record.ended_at is not None:
+                pop = self._pops.get(key)
+                if pop is not None:  # a short call: its pop must be open before it is closed
+                    await asyncio.gather(pop, return_exceptions=True)
                 await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
             if ended:
                 for hook in self.on_call_ended:
@@ -296,6 +321,8 @@ class AmiBridge:
 
     async def drain(self, within: float = 10.0) -> None:
         """Write what is queued and wait for link-state writes (shutdown and tests)."""
+        if self._pops:
+            await asyncio.wait(list(self._pops.values()), timeout=within)
         if self._dirty and self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), within)
