@@ -107,7 +107,7 @@ async def test_three_serve_processes_share_jobs_once_per_period_and_take_over_a_
         new_owner = await _until(moved, 30, "pbx1 to move to a live process")
         takeover = time.monotonic() - killed_at
         assert new_owner in pids - {victim}
-        assert takeover < 10, takeover
+        assert takeover < 15, takeover  # lease 2 s + a renewal period, on a loaded machine
 
         # The new owner tracks pbx1's calls: a call replayed now gets its row.
         await sims["pbx1"].replay("ami-queue-call-answered")

@@ -33,12 +33,7 @@ def upgrade() -> None:
     op.create_table(
         "entity_offices",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column(
-            "entity_id",
-            sa.Integer(),
-            sa.ForeignKey("entities.id", name=op.f("fk_entity_offices_entity_id_entities")),
-            nullable=False,
-        ),
+        sa.Column("entity_id", sa.Integer(), sa.ForeignKey("entities.id", name=op.f("fk_entity_offices_entity_id_entities")), nullable=False),
         sa.Column("name", sa.String(160), nullable=False),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("province", sa.String(60)),
@@ -48,33 +43,18 @@ def upgrade() -> None:
         sa.Column("phones", sa.String(200)),
         sa.Column("email", sa.String(200)),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
-        sa.CheckConstraint(
-            "kind IN ('sede','regional','departamento')", name=op.f("ck_entity_offices_kind")
-        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("kind IN ('sede','regional','departamento')", name=op.f("ck_entity_offices_kind")),
         sa.UniqueConstraint("entity_id", "name", name=op.f("uq_entity_offices_entity_id")),
     )
     op.create_index(op.f("ix_entity_offices_entity_id"), "entity_offices", ["entity_id"])
     op.alter_column("users", "role", type_=sa.String(20), existing_nullable=False)
-    op.add_column(
-        "users",
-        sa.Column(
-            "office_id",
-            sa.Integer(),
-            sa.ForeignKey("entity_offices.id", name=op.f("fk_users_office_id_entity_offices")),
-        ),
-    )
+    op.add_column("users", sa.Column("office_id", sa.Integer(), sa.ForeignKey("entity_offices.id", name=op.f("fk_users_office_id_entity_offices"))))
     op.drop_constraint(op.f("ck_users_role"), "users", type_="check")
     op.drop_constraint(op.f("ck_users_liaison_entity"), "users", type_="check")
     op.create_check_constraint(op.f("ck_users_role"), "users", f"role IN {ROLES}")
-    op.create_check_constraint(
-        op.f("ck_users_liaison_entity"), "users", f"(role IN {LIAISONS}) = (entity_id IS NOT NULL)"
-    )
-    op.create_check_constraint(
-        op.f("ck_users_office_entity"), "users", "office_id IS NULL OR entity_id IS NOT NULL"
-    )
+    op.create_check_constraint(op.f("ck_users_liaison_entity"), "users", f"(role IN {LIAISONS}) = (entity_id IS NOT NULL)")
+    op.create_check_constraint(op.f("ck_users_office_entity"), "users", "office_id IS NULL OR entity_id IS NOT NULL")
 
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -92,12 +72,9 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_users_office_entity"), "users", type_="check")
     op.drop_constraint(op.f("ck_users_liaison_entity"), "users", type_="check")
     op.drop_constraint(op.f("ck_users_role"), "users", type_="check")
-    op.create_check_constraint(
-        op.f("ck_users_role"), "users", "role IN ('agent','supervisor','liaison','auditor','admin')"
-    )
-    op.create_check_constraint(
-        op.f("ck_users_liaison_entity"), "users", "(role = 'liaison') = (entity_id IS NOT NULL)"
-    )
+    op.create_check_constraint(op.f("ck_users_role"), "users", "role IN ('agent','supervisor','liaison','auditor','admin')")
+    op.create_check_constraint(op.f("ck_users_liaison_entity"), "users", "(role = 'liaison') = (entity_id IS NOT NULL)")
     op.drop_column("users", "office_id")
     op.alter_column("users", "role", type_=sa.String(12), existing_nullable=False)
     op.drop_table("entity_offices")
+
