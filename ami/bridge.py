@@ -245,12 +245,16 @@ class AmiBridge:
     async def _write(self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]) -> None:
         from agent_desktop.pop_bus import close_pop
 
+        # A call's end is stored only once its pop is published (a short call's pop must be
+        # open before it is closed, and whoever sees the ended row sees the pop too).
+        pops = [
+            self._pops[key] for key, (record, _) in batch if record.ended_at and key in self._pops
+        ]
+        if pops:
+            await asyncio.gather(*pops, return_exceptions=True)
         await save_calls(self._uow_factory, [snapshot_of(record) for _, (record, _) in batch])
-        for key, (record, ended) in batch:
+        for _, (record, ended) in batch:
             if record.ended_at is not None:
-                pop = self._pops.get(key)
-                if pop is not None:  # a short call: its pop must be open before it is closed
-                    await asyncio.gather(pop, return_exceptions=True)
                 await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
             if ended:
                 for hook in self.on_call_ended:
