@@ -6,7 +6,8 @@ to its :class:`ami.bridge.AmiBridge`, so each call is tracked once. The holder r
 lease every third of its time to live; when it dies, another process takes the lease
 within ``ttl`` plus one renewal period, attaches its bridge and asks the PBX for a Resync
 (QueueStatus + CoreShowChannels), so the calls in progress are picked up. The seconds
-between the death and the takeover are recorded as an AMI outage for the metrics.
+between the death and the takeover are recorded as an AMI outage for the metrics. A process
+whose own link to the PBX is down stops renewing, so the PBX moves to one that reaches it.
 """
 
 from __future__ import annotations
@@ -61,10 +62,15 @@ class PbxOwnership:
     async def step(self) -> None:
         """Take or renew every lease once; attach what was gained, detach what was lost."""
         for name, lease in self.leases.items():
-            try:
-                await lease.try_acquire()
-            except Exception:
-                log.warning("could not renew the lease of PBX %s", name)
+            if self.clients[name].state != "up":
+                # No link from here: let the lease lapse, so a process that can reach this
+                # PBX tracks it (a blip shorter than the lease changes nothing).
+                pass
+            else:
+                try:
+                    await lease.try_acquire()
+                except Exception:
+                    log.warning("could not renew the lease of PBX %s", name)
             if lease.held and name not in self._detach:
                 await self._gain(name, lease)
             elif not lease.held and name in self._detach:

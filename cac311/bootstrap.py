@@ -156,6 +156,11 @@ async def start_ami(rt: Runtime) -> None:
         clock=rt.clock,
     )
     rt.pbx_ownership = ownership
+    for client in clients.values():
+        if client.state != "up":
+            # Down from the start: metrics must know calls were not seen (the process that
+            # later tracks this PBX closes the outage).
+            await record_link_down(rt.uow_factory, client.config.server, rt.clock())
     await ownership.step()
     stop_ownership = asyncio.Event()
     ownership_task = asyncio.create_task(ownership.run(stop_ownership), name="pbx-ownership")

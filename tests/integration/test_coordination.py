@@ -82,3 +82,57 @@ async def test_a_lease_is_exclusive_until_it_expires_or_is_released(uow_factory)
     assert not await a.try_acquire()
     await b.release()
     assert await a.try_acquire() and a.previous_owner is None
+
+
+class _FakeClient:
+    def __init__(self, server: str) -> None:
+        self.state = "up"
+        self.resyncs = 0
+
+        class _Config:
+            pass
+
+        self.config = _Config()
+        self.config.server = server  # type: ignore[attr-defined]
+
+    def request_resync(self) -> bool:
+        self.resyncs += 1
+        return True
+
+
+class _FakeBridge:
+    def __init__(self) -> None:
+        self.attached: list[str] = []
+
+    def attach(self, client):  # type: ignore[no-untyped-def]
+        name = client.config.server
+        self.attached.append(name)
+        return lambda: self.attached.remove(name)
+
+
+async def test_a_pbx_moves_when_its_owner_loses_its_own_link(uow_factory):
+    from datetime import UTC, datetime
+
+    from ami.ownership import PbxOwnership
+
+    def clock():  # type: ignore[no-untyped-def]
+        return datetime.now(UTC)
+
+    clients_a, clients_b = {"pbx1": _FakeClient("pbx1")}, {"pbx1": _FakeClient("pbx1")}
+    bridge_a, bridge_b = _FakeBridge(), _FakeBridge()
+    a = PbxOwnership(uow_factory, bridge_a, clients_a, owner="a", ttl=1.0, clock=clock)  # type: ignore[arg-type]
+    b = PbxOwnership(uow_factory, bridge_b, clients_b, owner="b", ttl=1.0, clock=clock)  # type: ignore[arg-type]
+    await a.step()
+    await b.step()
+    assert (a.owned, b.owned) == ({"pbx1"}, set())
+    assert clients_a["pbx1"].resyncs == 1  # the new owner re-reads the PBX's state
+    clients_a["pbx1"].state = "down"
+    for _ in range(100):
+        await a.step()
+        await b.step()
+        if b.owned:
+            break
+        await asyncio.sleep(0.05)
+    assert (a.owned, b.owned) == (set(), {"pbx1"})
+    assert (bridge_a.attached, bridge_b.attached) == ([], ["pbx1"])
+    assert await b.release() == ["pbx1"] and bridge_b.attached == []
