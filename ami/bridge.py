@@ -212,7 +212,6 @@ class AmiBridge:
                 if key not in failed and self._dirty.get(key, (None,))[0] is record:
                     del self._dirty[key]
             if failed:
-                self.errors += 1
                 # To the back of the line: rows that keep failing must not hold back the rest.
                 for key in failed:
                     if key in self._dirty:
@@ -230,9 +229,11 @@ class AmiBridge:
             await self._write(batch)
             return set()
         except Exception:
+            self.errors += 1
             if len(batch) == 1:
                 log.exception("AMI bridge could not store a call; retrying")
                 return {batch[0][0]}
+            log.warning("AMI bridge could not store %d calls at once; one by one", len(batch))
         failed = set()
         for item in batch:
             try:
