@@ -246,18 +246,17 @@ class AmiBridge:
     async def _write(self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]) -> None:
         from agent_desktop.pop_bus import close_pop
 
-        # A call's end is stored only once its pop is published (a short call's pop must be
-        # open before it is closed, and whoever sees the ended row sees the pop too).
-        pops = [
-            self._pops[key] for key, (record, _) in batch if record.ended_at and key in self._pops
-        ]
+        # A call's end is stored only after its pop was published and closed: whoever sees
+        # the ended row sees the closed pop (close_pop is idempotent, so a retry is harmless).
+        ended = [(key, record) for key, (record, _) in batch if record.ended_at is not None]
+        pops = [self._pops[key] for key, _ in ended if key in self._pops]
         if pops:
             await asyncio.gather(*pops, return_exceptions=True)
+        for _, record in ended:
+            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)  # type: ignore[arg-type]
         await save_calls(self._uow_factory, [snapshot_of(record) for _, (record, _) in batch])
-        for _, (record, ended) in batch:
-            if record.ended_at is not None:
-                await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
-            if ended:
+        for _, (record, just_ended) in batch:
+            if just_ended:
                 for hook in self.on_call_ended:
                     await hook(record.server, record.uniqueid)
 
