@@ -258,20 +258,43 @@ async def start_dialer(rt: Runtime) -> None:
         name="periodic-jobs",
     )
 
+    # Mail is a SKIP LOCKED queue: every process may deliver at once.
+    mail = asyncio.create_task(_mail_loop(rt), name="mail")
+
     async def stop_dialer() -> None:
         dialer.stop()
         stop_jobs.set()
+        mail.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 30)
-        with contextlib.suppress(BaseException):
-            await jobs
+        for job in (jobs, mail):
+            with contextlib.suppress(BaseException):
+                await job
 
     rt.stack.push_async_callback(stop_dialer)
 
     async def running() -> bool:
-        return not task.done() and not jobs.done()
+        return not task.done() and not jobs.done() and not mail.done()
 
     rt.health.add("dialer", running)
+
+
+MAIL_INTERVAL_SECONDS = 5.0
+
+
+async def _mail_loop(rt: Runtime) -> None:
+    """Every few seconds: send the due messages of the mail outbox (several processes may run
+    this at once; rows are claimed with SKIP LOCKED)."""
+    from mailer.delivery import deliver_due_mail
+
+    if not rt.settings.smtp.host:
+        log.warning("CAC311_SMTP_HOST is not set: e-mail stays queued in outbound_mail")
+    while True:
+        try:
+            await deliver_due_mail(rt.uow_factory, rt.settings.smtp, now=rt.clock())
+        except Exception:
+            log.exception("mail delivery run failed")
+        await asyncio.sleep(MAIL_INTERVAL_SECONDS)
 
 
 STARTERS: dict[str, Callable[[Runtime], Awaitable[None]]] = {

@@ -7,10 +7,12 @@ the variable, so an operator sees at once which line of their environment is wro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailer.smtp import SmtpSettings
 
 PREFIX = "CAC311_"
 
@@ -67,6 +69,7 @@ class Settings:
     # renewing it (a dead owner's PBX moves after at most this), and per-job periods.
     pbx_lease_seconds: int = 6
     job_periods: tuple[tuple[str, int], ...] = ()
+    smtp: SmtpSettings = SmtpSettings(host="")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -206,6 +209,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["job_periods"] = _job_periods(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
+    if any(get(name) is not None for name in SMTP_VARIABLES):
+        values["smtp"] = _smtp(get)
     return Settings(**values)  # type: ignore[arg-type]
 
 
@@ -218,6 +223,27 @@ def _job_periods(raw: str) -> tuple[tuple[str, int], ...]:
             raise ConfigError(f"{PREFIX}JOB_PERIODS must be name=seconds,..., got {raw!r}")
         periods.append((name.strip(), _int("JOB_PERIODS", seconds.strip(), 1)))
     return tuple(periods)
+
+
+SMTP_VARIABLES = (
+    "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS"
+)
+
+
+def _smtp(get: Callable[[str], str | None]) -> SmtpSettings:
+    """CAC311_SMTP_HOST/_PORT/_USER/_PASSWORD/_FROM/_STARTTLS: the relay cac311 sends through."""
+    d = SmtpSettings(host="")
+    starttls = (get("SMTP_STARTTLS") or "0").strip().lower()
+    if starttls not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{PREFIX}SMTP_STARTTLS must be 0 or 1, got {starttls!r}")
+    return SmtpSettings(
+        host=get("SMTP_HOST") or "",
+        port=_port("SMTP_PORT", get("SMTP_PORT") or str(d.port)),
+        sender=get("SMTP_FROM") or d.sender,
+        username=get("SMTP_USER") or None,
+        password=get("SMTP_PASSWORD") or None,
+        starttls=starttls in ("1", "true", "yes"),
+    )
 
 
 def normalise_database_url(url: str) -> str:

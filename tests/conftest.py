@@ -100,3 +100,73 @@ async def seeded(uow_factory: UnitOfWorkFactory) -> UnitOfWorkFactory:
 @pytest.fixture
 def panama() -> ZoneInfo:
     return PANAMA
+
+
+class LoopbackSmtp:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+
+    def __init__(self) -> None:
+        import asyncio
+        from email.message import EmailMessage
+
+        from mailer.smtp import SmtpSettings
+
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self._arrived = asyncio.Condition()
+        self._server: asyncio.base_events.Server | None = None
+        self.settings = SmtpSettings("127.0.0.1", 0, sender="3-1-1 <no-responder@311.test>")
+
+    async def start(self) -> None:
+        import asyncio
+        import dataclasses
+        import email
+        import email.policy
+
+        from aiosmtpd.smtp import SMTP
+
+        outer = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                async with outer._arrived:
+                    outer.messages.append(message)
+                    outer.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+                    outer._arrived.notify_all()
+                return "250 OK"
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(Handler(), hostname="smtp.test"), "127.0.0.1", self.settings.port or 0
+        )
+        port = self._server.sockets[0].getsockname()[1]
+        self.settings = dataclasses.replace(self.settings, port=port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list:  # noqa: ASYNC109
+        """Wait until at least ``count`` messages arrived; return them all."""
+        import asyncio
+
+        async def arrived() -> None:
+            async with self._arrived:
+                await self._arrived.wait_for(lambda: len(self.messages) >= count)
+
+        await asyncio.wait_for(arrived(), timeout)
+        return list(self.messages)
+
+
+@pytest.fixture
+async def smtp_server() -> AsyncIterator[LoopbackSmtp]:
+    """A real SMTP server on loopback: ``.settings``, ``.messages``, ``await .wait_for(n)``."""
+    server = LoopbackSmtp()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

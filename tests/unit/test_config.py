@@ -49,3 +49,21 @@ def test_values_are_read_and_urls_get_the_async_driver():
 def test_a_malformed_variable_is_named_in_the_error(name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
+
+
+def test_smtp_settings_come_from_the_environment_and_a_bad_port_is_named():
+    import pytest
+
+    from cac311.config import ConfigError, load_settings
+
+    settings = load_settings(
+        {"CAC311_SMTP_HOST": "relay.gob.pa", "CAC311_SMTP_PORT": "587", "CAC311_SMTP_STARTTLS": "1"}
+    )
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.starttls) == (
+        "relay.gob.pa",
+        587,
+        True,
+    )
+    assert load_settings({}).smtp.host == ""
+    with pytest.raises(ConfigError, match="CAC311_SMTP_PORT"):
+        load_settings({"CAC311_SMTP_PORT": "x"})

@@ -16,6 +16,7 @@ from case_core.db.models.directory import (
     ServiceRow,
 )
 from case_core.db.models.escalations import CaseEscalationRow  # noqa: F401
+from case_core.db.models.mail import OutboundMailRow  # noqa: F401
 from case_core.db.models.metrics import AmiLinkOutageRow  # noqa: F401
 from case_core.db.models.recordings import RecordingAccessRow, RecordingRow  # noqa: F401
 from case_core.db.models.rollup import CallRollupBucketRow, CallRollupDirtyRow, CallRollupRow  # noqa: F401,E501

@@ -3,6 +3,9 @@
 Roles: the three liaison roles of Res. 12/2017 (Enlace Ejecutivo, Operativo, de Contacto) and
 the Centro de Contactos; an Enlace de Contacto belongs to one office of the entity.
 
+Mail: the outbox of every message cac311 sends (notifications, escalations, audit results),
+queued in the same transaction as what caused it and retried until delivered.
+
 Search: the unaccent and pg_trgm extensions and an
 IMMUTABLE wrapper of unaccent, so expression and trigram indexes can use it.
 
@@ -56,6 +59,26 @@ def upgrade() -> None:
     op.create_check_constraint(op.f("ck_users_liaison_entity"), "users", f"(role IN {LIAISONS}) = (entity_id IS NOT NULL)")
     op.create_check_constraint(op.f("ck_users_office_entity"), "users", "office_id IS NULL OR entity_id IS NOT NULL")
 
+    op.create_table(
+        "outbound_mail",
+        sa.Column("id", sa.BigInteger(), primary_key=True),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("to_address", sa.String(254), nullable=False),
+        sa.Column("subject", sa.String(300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id", name=op.f("fk_outbound_mail_case_id_cases"))),
+        sa.Column("dedupe_key", sa.String(200)),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(300)),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("status IN ('pendiente','enviado','fallido')", name=op.f("ck_outbound_mail_status")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbound_mail_dedupe_key")),
+    )
+    op.create_index(op.f("ix_outbound_mail_case_id"), "outbound_mail", ["case_id"])
+    op.create_index("ix_outbound_mail_due", "outbound_mail", ["next_attempt_at"], postgresql_where=sa.text("status = 'pendiente'"))
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute(
@@ -69,6 +92,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS cac311_fold(text)")
+    op.drop_table("outbound_mail")
     op.drop_constraint(op.f("ck_users_office_entity"), "users", type_="check")
     op.drop_constraint(op.f("ck_users_liaison_entity"), "users", type_="check")
     op.drop_constraint(op.f("ck_users_role"), "users", type_="check")

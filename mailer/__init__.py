@@ -1,0 +1,1 @@
+"""Outbound e-mail: SMTP delivery of the PostgreSQL mail outbox (case_core.services.mail)."""
