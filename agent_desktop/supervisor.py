@@ -34,8 +34,9 @@ from case_core.domain.case import TYPE_LABELS
 from case_core.domain.roles import can_supervise
 from case_core.domain.wrapup import WRAPUP_LABELS, WrapupCode
 from case_core.metrics.agents import POP_TO_SAVE_GOAL_SECONDS, AgentFigures, agent_figures
-from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics, call_metrics_csv, to_csv
+from case_core.metrics.calls import CALL_METRICS_COLUMNS, call_metrics_csv, to_csv
 from case_core.metrics.report import FIGURE_COLUMNS
+from case_core.metrics.rollup import rolled_up_call_metrics
 from case_core.metrics.scorecards import (
     GOAL_CLOSED_30D_PERCENT,
     SCORECARD_DEFINITIONS,
@@ -397,7 +398,7 @@ async def history_page(request: web.Request) -> web.StreamResponse:
     csv_wanted = wants_csv(request)
     settings = request.config_dict[SETTINGS]
     now = request.config_dict[CLOCK]()
-    report = await call_metrics(
+    report = await rolled_up_call_metrics(
         request.config_dict[UOW],
         period.start,
         period.end,

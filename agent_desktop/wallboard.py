@@ -57,7 +57,8 @@ from case_core.db.models import UserRow
 from case_core.db.models.desktop import AgentStateEventRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.roles import can_supervise
-from case_core.metrics.calls import IntervalMetrics, call_metrics
+from case_core.metrics.calls import IntervalMetrics
+from case_core.metrics.rollup import rolled_up_call_metrics
 from case_core.metrics.service_level import (
     FORMULAS,
     HEADLINE,
@@ -177,7 +178,7 @@ async def wallboard_snapshot(
     local_now = now.astimezone(tz)
     day_start = datetime.combine(local_now.date(), time(0), tzinfo=tz)
     day_end = datetime.combine(local_now.date() + timedelta(days=1), time(0), tzinfo=tz)
-    report = await call_metrics(
+    report = await rolled_up_call_metrics(
         uow_factory,
         day_start.astimezone(UTC),
         day_end.astimezone(UTC),

@@ -3,7 +3,7 @@
 It subscribes to one AmiClient per Asterisk server and, in event order:
 
 - feeds the pure :class:`ami.tracker.CallTracker` and saves every call update
-  (``case_core.services.calls.save_call``);
+  (``case_core.services.calls.save_calls``, in batches);
 - on an answered call (AgentConnect) builds the screen pop and publishes it through
   PostgreSQL (``agent_desktop.pop_bus.publish_pop``: NOTIFY reaches the web processes);
   when the call ends, closes it;
@@ -11,16 +11,18 @@ It subscribes to one AmiClient per Asterisk server and, in event order:
   (``case_core.services.agents.record_agent_state``);
 - records when the AMI link goes down and up, so metrics flag incomplete intervals.
 
-Pops go first: an AgentConnect is turned into a pop while the event is handled, whereas
-call rows are written behind, by one writer task that keeps only the latest snapshot of each
-call (a snapshot is the whole row, so coalescing loses nothing). Under a burst of events the
+Pops go first: an AgentConnect starts a task that builds and publishes the pop (a few at
+once), so the next events do not wait for its queries. Call rows are written behind, by one
+writer task that keeps only the latest snapshot of each call (a snapshot is the whole row, so
+coalescing loses nothing) and stores up to ``write_batch`` calls per statement. Agent states
+are written behind too, in event order, by one state writer. Under a burst of events the
 agent's pop is not queued behind dozens of row updates. If the database is down, unwritten
 snapshots stay queued and are retried with a growing delay; ``drain()`` flushes them.
 
 A database outage loses neither pops nor agent states (issue 15, finding 4): a pop that
-cannot be built or published, and every queue-member state while one is still waiting, go
-into bounded in-memory backlogs that the same writer delivers, in order and before the call
-rows, once the database answers again. A pop delivered late says so (``late`` and
+cannot be built or published goes into a bounded backlog that the call writer delivers, in
+order and before the call rows, once the database answers again; a state write that fails
+stays at the head of the state queue and is retried. A pop delivered late says so (``late`` and
 ``late_seconds`` in its payload: the desktop shows it), rather than never arriving.
 """
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -47,7 +50,7 @@ from ami.tracker import CallRecord, CallTracker, CallUpdate
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.phone import caller_id_candidates
 from case_core.domain.privacy import caller_hash
-from case_core.services.calls import CallSnapshot, save_call
+from case_core.services.calls import CallSnapshot, save_calls
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +128,16 @@ class AmiBridge:
         self._idle = asyncio.Event()
         self._idle.set()
         self.retry_delay_max = 10.0
-        # Work that failed while the database was down, delivered in order by the writer.
-        self._pops: deque[CallRecord] = deque(maxlen=MAX_BACKLOG)
-        self._states: deque[Callable[[], Awaitable[None]]] = deque(maxlen=MAX_BACKLOG)
+        self.write_batch = 100
+        # Pops being built and published, by call; at most 8 at once.
+        self._pops: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._pop_slots = asyncio.Semaphore(8)
+        # Pops that failed while the database was down, delivered late, in order, by the writer.
+        self._late: deque[CallRecord] = deque(maxlen=MAX_BACKLOG)
         self.late_pops = 0
+        # Agent-state writes in event order (queue-member events, Resync), by one task.
+        self._states: deque[Callable[[], Awaitable[None]]] = deque(maxlen=MAX_BACKLOG)
+        self._state_writer: asyncio.Task[None] | None = None
 
     def attach(self, client: AmiClient) -> Callable[[], None]:
         """Subscribe to a client's events and link state; returns the detach function."""
@@ -156,13 +165,11 @@ class AmiBridge:
         """Process one event completely before the next (the client awaits this)."""
         try:
             if isinstance(event, Resync):
-                await self._state_write(
-                    lambda: self._members(event.members, event.received_at, "resync")
-                )
-                await self._state_write(lambda: self._reconcile(event))
-                await self._state_write(lambda: self._absent_members(event))
+                self._state_write(lambda: self._members(event.members, event.received_at))
+                self._state_write(lambda: self._reconcile(event))
+                self._state_write(lambda: self._absent_members(event))
             elif isinstance(event, QueueMemberEvent):
-                await self._state_write(lambda: self._member_event(event))
+                self._state_write(lambda: self._member_event(event))
             for update in self.tracker.handle(event):
                 await self._call_update(update)
         except Exception:
@@ -178,29 +185,33 @@ class AmiBridge:
         self._wake.set()
         self._ensure_writer()
         if update.change == "answered" and record.agent_interface and record.ended_at is None:
-            if self._pops:  # older pops wait: keep the order
-                self._pops.append(record)
+            if self._late:  # older pops wait for the database: keep the order
+                self._late.append(record)
                 return
-            try:
-                await self._publish(record)
-            except Exception as exc:
-                log.warning("screen pop queued, database unavailable (%s)", type(exc).__name__)
-                self._pops.append(record)
-                self._idle.clear()
-                self._wake.set()
+            # Built and published by its own task: the next events do not wait for this pop's
+            # queries, and pops of different calls proceed side by side.
+            await self._pop_slots.acquire()
+            task = asyncio.get_running_loop().create_task(
+                self._pop(record), name=f"pop-{record.uniqueid}"
+            )
+            self._pops[record.key] = task
+            task.add_done_callback(lambda t, key=record.key: self._pop_done(key, t))
 
-    async def _state_write(self, write: Callable[[], Awaitable[None]]) -> None:
-        """Write an agent state now, or queue it behind those that wait already."""
-        if not self._states:
-            try:
-                await write()
-                return
-            except Exception as exc:
-                log.warning("agent state queued, database unavailable (%s)", type(exc).__name__)
-        self._states.append(write)
-        self._idle.clear()
-        self._wake.set()
-        self._ensure_writer()
+    async def _pop(self, record: CallRecord) -> None:
+        try:
+            await self._publish(record)
+        except Exception as exc:
+            log.warning("screen pop queued, database unavailable (%s)", type(exc).__name__)
+            self._late.append(record)
+            self._idle.clear()
+            self._wake.set()
+            self._ensure_writer()
+        finally:
+            self._pop_slots.release()
+
+    def _pop_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        if self._pops.get(key) is task:
+            del self._pops[key]
 
     async def _publish(self, record: CallRecord, *, late: bool = False) -> None:
         from agent_desktop.pop_bus import publish_pop
@@ -213,7 +224,7 @@ class AmiBridge:
             linkedid=record.linkedid,
             caller_number=record.caller_number,
             agent_interface=record.agent_interface,  # type: ignore[arg-type]
-            ivr_variables=record.ivr,
+            ivr_variables=dict(record.ivr),
             connected_at=connected_at,  # type: ignore[arg-type]
             caller_channel=record.channel,
             server=record.server,
@@ -231,6 +242,30 @@ class AmiBridge:
             return
         await publish_pop(self._uow_factory, pop, now=record.answered_at)
 
+    def _state_write(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Queue an agent-state write behind the earlier ones (written by one task, in order)."""
+        self._states.append(write)
+        if self._state_writer is None or self._state_writer.done():
+            self._state_writer = asyncio.get_running_loop().create_task(
+                self._write_states(), name="ami-bridge-agent-states"
+            )
+
+    async def _write_states(self) -> None:
+        """Write queued agent states oldest first; one that fails (the database is down)
+        stays at the head and is retried with a growing delay, so none is lost."""
+        delay = 0.0
+        while self._states:
+            try:
+                await self._states[0]()
+            except Exception as exc:
+                self.errors += 1
+                log.warning("agent state queued, database unavailable (%s)", type(exc).__name__)
+                delay = min(self.retry_delay_max, max(0.1, delay * 2))
+                await asyncio.sleep(delay)
+                continue
+            delay = 0.0
+            self._states.popleft()
+
     def _ensure_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(
@@ -240,14 +275,14 @@ class AmiBridge:
     async def _write_loop(self) -> None:
         delay = 0.0
         while True:
-            if not (self._dirty or self._pops or self._states):
+            if not (self._dirty or self._late):
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._pops or self._states:
+            if self._late:
                 try:
-                    await self._flush_backlog()
+                    await self._flush_late_pops()
                 except Exception:
                     self.errors += 1
                     delay = min(self.retry_delay_max, max(0.1, delay * 2))
@@ -256,39 +291,69 @@ class AmiBridge:
                 delay = 0.0
                 if not self._dirty:
                     continue
-            key, (record, ended) = next(iter(self._dirty.items()))
-            try:
-                await self._write(record, ended)
-            except Exception:
-                self.errors += 1
-                log.exception("AMI bridge could not store a call; retrying")
-                # To the back of the line: a row that keeps failing must not hold back the rest.
-                self._dirty[key] = self._dirty.pop(key)
+            # Up to write_batch calls in one transaction (save_calls).
+            batch = list(itertools.islice(self._dirty.items(), self.write_batch))
+            failed = await self._write_batch(batch)
+            for key, (record, _) in batch:
+                if key not in failed and self._dirty.get(key, (None,))[0] is record:
+                    del self._dirty[key]
+            if failed:
+                # To the back of the line: rows that keep failing must not hold back the rest.
+                for key in failed:
+                    if key in self._dirty:
+                        self._dirty[key] = self._dirty.pop(key)
                 delay = min(self.retry_delay_max, max(0.1, delay * 2))
                 await asyncio.sleep(delay)
                 continue
             delay = 0.0
-            if self._dirty.get(key, (None,))[0] is record:
-                del self._dirty[key]
 
-    async def _flush_backlog(self) -> None:
-        """Deliver queued pops (late), then queued agent states, oldest first."""
-        while self._pops:
-            await self._publish(self._pops[0], late=True)
-            self._pops.popleft()
-        while self._states:
-            await self._states[0]()
-            self._states.popleft()
+    async def _flush_late_pops(self) -> None:
+        """Deliver the pops that waited for the database, oldest first."""
+        while self._late:
+            await self._publish(self._late[0], late=True)
+            self._late.popleft()
 
-    async def _write(self, record: CallRecord, ended: bool) -> None:
+    async def _write_batch(
+        self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]
+    ) -> set[tuple[str, str]]:
+        """Write the batch; if that fails, each call on its own. Returns the keys not written."""
+        try:
+            await self._write(batch)
+            return set()
+        except Exception:
+            self.errors += 1
+            if len(batch) == 1:
+                log.exception("AMI bridge could not store a call; retrying")
+                return {batch[0][0]}
+            log.warning("AMI bridge could not store %d calls at once; one by one", len(batch))
+        failed = set()
+        for item in batch:
+            try:
+                await self._write([item])
+            except Exception:
+                log.exception("AMI bridge could not store a call; retrying")
+                failed.add(item[0])
+        return failed
+
+    async def _write(self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]) -> None:
         from agent_desktop.pop_bus import close_pop
 
-        await save_call(self._uow_factory, snapshot_of(record, self._caller_hash_key))
-        if record.ended_at is not None:
-            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)
-        if ended:
-            for hook in self.on_call_ended:
-                await hook(record.server, record.uniqueid)
+        # A call's end is stored only after its pop was published and closed: whoever sees
+        # the ended row sees the closed pop (close_pop is idempotent, so a retry is harmless).
+        ended = [(key, record) for key, (record, _) in batch if record.ended_at is not None]
+        pops = [self._pops[key] for key, _ in ended if key in self._pops]
+        if pops:
+            await asyncio.gather(*pops, return_exceptions=True)
+        for _, record in ended:
+            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)  # type: ignore[arg-type]
+        await save_calls(
+            self._uow_factory,
+            [snapshot_of(record, self._caller_hash_key) for _, (record, _) in batch],
+        )
+        for _, (record, just_ended) in batch:
+            if just_ended:
+                for hook in self.on_call_ended:
+                    await hook(record.server, record.uniqueid)
 
     async def _member_event(self, event: QueueMemberEvent) -> None:
         from case_core.services.agents import AgentState, record_agent_state, state_from_member
@@ -311,15 +376,16 @@ class AmiBridge:
             source,
         )
 
-    async def _members(self, members: tuple[QueueMember, ...], at: datetime, source: str) -> None:
+    async def _members(self, members: tuple[QueueMember, ...], at: datetime) -> None:
         from case_core.services.agents import record_agent_state, state_from_member
 
         for member in members:
             state = state_from_member(
                 status=member.status, paused=member.paused, in_call=member.in_call
             )
+            reason = member.paused_reason or None
             await record_agent_state(
-                self._uow_factory, member.interface, state, member.paused_reason or None, at, source
+                self._uow_factory, member.interface, state, reason, at, "resync"
             )
 
     async def _reconcile(self, snapshot: Resync) -> None:
@@ -371,10 +437,15 @@ class AmiBridge:
 
     async def drain(self, within: float = 10.0) -> None:
         """Write what is queued and wait for link-state writes (shutdown and tests)."""
-        busy = self._dirty or self._pops or self._states
+        if self._pops:
+            await asyncio.wait(list(self._pops.values()), timeout=within)
+        busy = self._dirty or self._late
         if busy and self._writer is not None and not self._writer.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), within)
+        if self._state_writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._state_writer), within)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from ami.event_filter import EventFilter
 from ami.events import (
     AmiEvent,
     CoreShowChannel,
@@ -96,6 +97,9 @@ class AmiConfig:
     connect_timeout: float = 5.0
     backoff_min: float = 0.5
     backoff_max: float = 30.0
+    # Events outside this filter are dropped before they become typed events (the same
+    # rules as manager.conf's eventfilter: ami.event_filter.BACKEND_FILTER). None: keep all.
+    event_filter: EventFilter | None = None
 
     def __post_init__(self) -> None:
         if self.backoff_min <= 0 or self.backoff_max < self.backoff_min:
@@ -284,6 +288,15 @@ class AmiClient:
         self._runner = self._dispatcher = None
         self._link = None
         self._set_state("down")
+
+    def request_resync(self) -> bool:
+        """Re-read QueueStatus and CoreShowChannels now and emit a Resync (as after a
+        reconnect), e.g. when this process takes over tracking a PBX; False if down."""
+        link = self._link
+        if link is None or link.closed.is_set():
+            return False
+        link.tasks.append(asyncio.get_running_loop().create_task(self._resync(link)))
+        return True
 
     async def wait_up(self, within: float) -> None:
         """Wait until logged in (raises :class:`AmiTimeout`)."""
@@ -679,6 +692,9 @@ class AmiClient:
                 pending.future.set_result(list(pending.items))
             else:
                 pending.items.append(message)
+            return
+        event_filter = self.config.event_filter
+        if event_filter is not None and not event_filter.allows(message.fields):
             return
         event = self._convert(message, at)
         if event is None:

@@ -317,6 +317,10 @@ class AmiSimulator(CallControlActions):
         # failed to load); ListCommands then does not offer them, as Asterisk would not.
         self.unloaded_action_prefixes: set[str] = set()
         self.unresponsive = False
+        # The manager.conf eventfilter of the logged-in user (ami.event_filter.EventFilter),
+        # applied as Asterisk does: to events, never to action responses. None: everything.
+        self.event_filter: object | None = None
+        self.events_filtered_out = 0
         self.connections = 0
         self.login_attempts = 0
         self.actions: list[AmiMessage] = []
@@ -421,6 +425,9 @@ class AmiSimulator(CallControlActions):
         """Apply an event to the state and send it to every logged-in client."""
         pairs = [(k, str(v)) for k, v in self._pairs(event_fields)]
         self._apply(AmiMessage(tuple(pairs)))
+        if self.event_filter is not None and not self.event_filter.allows(pairs):  # type: ignore[attr-defined]
+            self.events_filtered_out += 1
+            return
         data = encode_fields(pairs)
         for session in list(self._sessions):
             if session.authed and not session.closing:

@@ -213,12 +213,32 @@ async def _serve(
     else:
         inner = FakeBackend()
     backend = CountingBackend(inner)
+    # Server-side turnaround: from the moment a reply has been read to the moment the next
+    # command of the same call is written (the flow's Python and its database work).
+    from ivr.agi.channel import AgiChannel
+
+    turnarounds: list[float] = []
+    real_send_raw = AgiChannel.send_raw
+
+    async def timed_send_raw(self: Any, line: str, **kw: Any) -> Any:
+        last = getattr(self, "_bench_reply_at", None)
+        if last is not None:
+            turnarounds.append(time.perf_counter() - last)
+        try:
+            return await real_send_raw(self, line, **kw)
+        finally:
+            self._bench_reply_at = time.perf_counter()
+
+    AgiChannel.send_raw = timed_send_raw  # type: ignore[method-assign]
     server = FastAgiServer(build_routes(backend), "127.0.0.1", 0)  # type: ignore[arg-type]
     await server.start()
     conn.send(server.port)
     loop = asyncio.get_running_loop()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    await loop.run_in_executor(None, conn.recv)  # "stop"
+    while (message := await loop.run_in_executor(None, conn.recv)) != "stop":
+        if message == "reset":  # the warm-up is over
+            turnarounds.clear()
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     await server.stop()
     if engine is not None:
@@ -227,6 +247,7 @@ async def _serve(
         {
             "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
             "backend_calls": backend.calls,
+            "server_turnarounds": turnarounds,
             "backend_failures": dict(backend.failures),
         }
     )
@@ -247,6 +268,7 @@ class Result:
     commands: int = 0
     bad: Counter[str] = field(default_factory=Counter)
     server_cpu_s: float | None = None
+    server_turnarounds: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -389,6 +411,7 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     # Warm up (imports, pool connections) outside the measurement.
     warm = fastagi_call_factory(port, case_number)
     await run_calls("warm-up", min(50, args.calls), 10, warm)
+    parent.send("reset")
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     res = await run_calls(
         "FastAGI (1 process)", args.calls, args.concurrency, fastagi_call_factory(port, case_number)
@@ -398,6 +421,7 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     stats = await loop.run_in_executor(None, parent.recv)
     proc.join(10)
     res.server_cpu_s = stats["cpu_s"]
+    res.server_turnarounds = stats["server_turnarounds"]
     client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     res.notes.append(
         f"server CPU {stats['cpu_s']:.1f} s during the measured run, "
@@ -438,6 +462,15 @@ def report(results: list[Result], backend: str, load_before: float) -> None:
     row("commands per call", lambda r: f"{r.commands / max(r.calls, 1):.1f}")
     row("turnaround p50", lambda r: ms(percentile(r.turnarounds, 50)))
     row("turnaround p99", lambda r: ms(percentile(r.turnarounds, 99)))
+    row(
+        "server-side turnaround p50 / p99",
+        lambda r: (
+            f"{ms(percentile(r.server_turnarounds, 50))} / "
+            f"{ms(percentile(r.server_turnarounds, 99))}"
+            if r.server_turnarounds
+            else "n/a"
+        ),
+    )
     row("setup (connect/spawn -> 1st cmd) p50", lambda r: ms(percentile(r.setups, 50)))
     row("setup p99", lambda r: ms(percentile(r.setups, 99)))
     row("whole call p50", lambda r: ms(percentile(r.durations, 50)))

@@ -333,6 +333,94 @@ async def time_sql(
     return reports, times
 
 
+async def time_rollup(
+    url: str,
+    start: datetime,
+    end: datetime,
+    intervals: list[str],
+    repeat: int,
+    reports: dict[str, Any],
+) -> bool:
+    """Rebuild the 15-minute roll-up of the month, time ``rolled_up_call_metrics`` for each
+    interval and for one day as the wallboard asks it (as of noon), and compare every
+    interval with the reference ``call_metrics``."""
+    from case_core.db.engine import make_engine, make_sessionmaker
+    from case_core.db.uow import UnitOfWorkFactory
+    from case_core.metrics.calls import call_metrics
+    from case_core.metrics.rollup import rebuild_rollup, rolled_up_call_metrics
+
+    engine = make_engine(url, pool_size=1)
+    uow_factory = UnitOfWorkFactory(make_sessionmaker(engine))
+    ok = True
+    try:
+        print(f"load average before the roll-up: {_loadavg()}")
+        with Stopwatch() as sw:
+            quarters = await rebuild_rollup(uow_factory, start, end, now=end, thresholds=THRESHOLDS)
+        print(f"  rebuild_rollup: {quarters:,} quarter hours in {sw.seconds:.1f} s", flush=True)
+        for interval in intervals:
+            best = math.inf
+            for _ in range(repeat):
+                with Stopwatch() as sw:
+                    report = await rolled_up_call_metrics(
+                        uow_factory, start, end, interval, PANAMA, thresholds=THRESHOLDS
+                    )
+                best = min(best, sw.seconds)
+            bad = sum(
+                not same(a.counts, b.counts)
+                for a, b in zip(reports[interval].intervals, report.intervals, strict=True)
+            )
+            ok = ok and not bad
+            ref = min(_TIMES.get(interval, [math.nan]))
+            print(
+                f"  rolled_up_call_metrics {interval:>5}: best {best * 1000:8.1f} ms "
+                f"(reference best {ref:.2f} s, {ref / best:,.0f}x); "
+                f"{bad} of {len(report.intervals):,} intervals differ from the reference",
+                flush=True,
+            )
+        day = start + timedelta(days=14)
+        noon = day + timedelta(hours=12)
+        wall: list[float] = []
+        for _ in range(max(repeat, 5)):
+            with Stopwatch() as sw:
+                board = await rolled_up_call_metrics(
+                    uow_factory,
+                    day,
+                    day + timedelta(days=1),
+                    "hour",
+                    PANAMA,
+                    as_of=noon,
+                    thresholds=THRESHOLDS,
+                )
+            wall.append(sw.seconds)
+        with Stopwatch() as ref_sw:
+            reference = await call_metrics(
+                uow_factory,
+                day,
+                day + timedelta(days=1),
+                "hour",
+                PANAMA,
+                as_of=noon,
+                thresholds=THRESHOLDS,
+            )
+        bad = sum(
+            not same(a.counts, b.counts)
+            for a, b in zip(reference.intervals, board.intervals, strict=True)
+        )
+        ok = ok and not bad
+        print(
+            f"  wallboard day (hour, as of noon): best {min(wall) * 1000:.1f} ms, "
+            f"median {statistics.median(wall) * 1000:.1f} ms "
+            f"(reference {ref_sw.seconds * 1000:.0f} ms);"
+            f" {bad} of {len(board.intervals)} intervals differ"
+        )
+    finally:
+        await engine.dispose()
+    return ok
+
+
+_TIMES: dict[str, list[float]] = {}
+
+
 def quarter_of(entered_at: datetime) -> datetime:
     """The local (naive) start of the quarter hour a call entered in."""
     local = entered_at.astimezone(PANAMA)
@@ -485,11 +573,14 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"\nMonth metrics [{machine()}]  {rows:,} calls, {args.month} (America/Panama)")
         print(f"load average before the timings: {_loadavg()}")
         reports, times = await time_sql(url, start, end, args.intervals, args.repeat)
+        _TIMES.update(times)
+        if not args.skip_rollup:
+            ok = await time_rollup(url, start, end, args.intervals, args.repeat, reports) and ok
         if args.skip_python:
             print_sql_times(times, rows)
             if args.explain:
                 await explain(url, start, end, args.explain)
-            return 0
+            return 0 if ok else 1
         print(f"load average before the Python pass: {_loadavg()}")
         with Stopwatch() as sw:
             quarters, fetch_s, python_s, n = await python_pass(url, start, end, args.fetch_batch)
@@ -600,6 +691,7 @@ def main() -> int:
     )
     p.add_argument("--skip-python", action="store_true", help="time call_metrics only")
     p.add_argument("--reuse", action="store_true", help="use a kept database as it is")
+    p.add_argument("--skip-rollup", action="store_true", help="do not time the 15-min roll-up")
     add_db_args(p, "cac311_bench_metrics")
     return asyncio.run(main_async(p.parse_args()))
 

@@ -58,6 +58,16 @@ QUEUE = "cac311"
 KNOWN_CALLER = "61234567"  # the seeded demo citizen: the pop carries a citizen card
 
 
+def product_filter() -> Any:
+    """The eventfilter lines of user [cac311] in asterisk_conf/manager.conf."""
+    from ami.event_filter import EventFilter
+    from asterisk_sim.conf import parse_config, sample_resolver
+
+    conf = parse_config(HERE.parent / "asterisk_conf" / "manager.conf", resolve=sample_resolver)
+    user = conf.section("cac311")
+    return EventFilter.from_lines((v.name, v.value) for v in user.variables)
+
+
 def interface_of(n: int) -> str:
     return f"PJSIP/bench{n:04d}"
 
@@ -120,6 +130,7 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
     import agent_desktop.pop_bus as bus
     from ami.bridge import AmiBridge
     from ami.client import AmiClient, AmiConfig
+    from ami.event_filter import BACKEND_FILTER
     from ami.events import AgentConnect
     from case_core.db.engine import make_engine, make_sessionmaker
     from case_core.db.uow import UnitOfWorkFactory
@@ -155,6 +166,7 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
             server=SERVER,
             ping_interval=30.0,
             action_timeout=5.0,
+            event_filter=BACKEND_FILTER,  # as cac311 serve configures it
         )
     )
     bridge.attach(client)
@@ -175,6 +187,7 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
             "errors": bridge.errors,
             "cpu": f"AMI process CPU {cpu:.1f} s in {t1 - t0:.1f} s "
             f"({100 * cpu / (t1 - t0):.0f} %)",
+            "cpu_seconds": cpu,
         }
     )
 
@@ -413,6 +426,54 @@ class Traffic:
         return n
 
 
+class RealTraffic:
+    """``rate`` calls per second of the real event mix (``asterisk_sim.transcript_calls``:
+    the 224 events of a captured answered call, identifiers rewritten), each call's events
+    at their captured times divided by ``speed``."""
+
+    def __init__(self, sim: Any, agents: int, rate: float, seconds: float, speed: float) -> None:
+        from asterisk_sim.transcript_calls import TranscriptCall
+
+        self.sim = sim
+        self.template = TranscriptCall()
+        self.agents = agents
+        self.rate = rate
+        self.seconds = seconds
+        self.speed = speed
+        self.connected_at: dict[str, float] = {}
+        self.events = 0
+        self.rng = random.Random(311)
+
+    async def call(self, k: int) -> None:
+        caller = KNOWN_CALLER if self.rng.random() < 0.3 else f"6{self.rng.randrange(10**7):07d}"
+        agent = interface_of(k % self.agents)
+        events = self.template.instantiate(k, caller=caller, agent=agent, agent_name=agent)
+        uid = self.template.identifiers(k, caller=caller, agent=agent)["uid2"]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for at, fields in events:
+            delay = start + at / self.speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if fields[0][1] == "AgentConnect":
+                self.connected_at[uid] = time.perf_counter()
+            self.sim.emit(fields)
+            self.events += 1
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        tasks = []
+        start = loop.time()
+        n = int(self.rate * self.seconds)
+        for k in range(n):
+            delay = start + k / self.rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.call(k)))
+        await asyncio.gather(*tasks)
+        return n
+
+
 # ---- setup ------------------------------------------------------------------------------
 
 
@@ -469,6 +530,8 @@ async def main_async(args: argparse.Namespace) -> int:
     web_parent, web_child = ctx.Pipe()
     src_parent, src_child = ctx.Pipe()
     sim = AmiSimulator()
+    if args.filter == "product":
+        sim.event_filter = product_filter()
     await sim.start()
     loop = asyncio.get_running_loop()
     web = ctx.Process(target=web_process, args=(url, web_child), daemon=True)
@@ -504,7 +567,10 @@ async def main_async(args: argparse.Namespace) -> int:
         load_before = os.getloadavg()[0]
         n = int(args.rate * args.seconds)
         inbox.expected = n
-        traffic = Traffic(sim, args.agents, args.rate, args.seconds, args.wait, args.talk)
+        if args.traffic == "real":
+            traffic: Any = RealTraffic(sim, args.agents, args.rate, args.seconds, args.speed)
+        else:
+            traffic = Traffic(sim, args.agents, args.rate, args.seconds, args.wait, args.talk)
         t = time.perf_counter()
         if args.path == "ami":
             await traffic.run()
@@ -542,7 +608,14 @@ async def main_async(args: argparse.Namespace) -> int:
         closed = sum(a.closed_msgs for a in agents)
         print(f"\nScreen-pop latency, path={args.path} [{machine()}, load average before "
               f"the traffic {load_before:.2f}]")  # fmt: skip
-        what = f"{traffic.events} AMI events" if args.path == "ami" else "publish_pop calls"
+        delivered = traffic.events - sim.events_filtered_out
+        what = (
+            f"{args.traffic} traffic, filter {args.filter}: {traffic.events} AMI events, "
+            f"{delivered} delivered ({delivered / max(n, 1):.0f} per call, "
+            f"{delivered / args.seconds:,.0f}/s)"
+            if args.path == "ami"
+            else "publish_pop calls"
+        )
         print(
             f"  {args.agents} agents connected; {n} calls at {args.rate:g}/s for "
             f"{args.seconds:g} s ({what}); queue wait {args.wait:g} s, talk {args.talk:g} s; "
@@ -552,6 +625,12 @@ async def main_async(args: argparse.Namespace) -> int:
             f"  pops received {len(received)}/{n}; pop_closed messages {closed}; "
             f"bridge errors {stats['errors']}. {stats['cpu']}"
         )
+        if args.path == "ami":
+            cpu_ms = stats["cpu_seconds"] * 1000
+            print(
+                f"  AMI process CPU per call {cpu_ms / max(n, 1):.1f} ms, per delivered event "
+                f"{1000 * cpu_ms / max(delivered, 1):.0f} µs"
+            )
         if args.path == "ami":
             print(f"  AgentConnect -> pop on the WebSocket        {summary(total)}")
             print("  of which:")
@@ -595,6 +674,21 @@ def main() -> int:
     p.add_argument("--agents", type=int, default=500, help="logged-in agents (%(default)s)")
     p.add_argument("--rate", type=float, default=50.0, help="AgentConnects per s (%(default)s)")
     p.add_argument("--seconds", type=float, default=30.0, help="traffic duration (%(default)s)")
+    p.add_argument(
+        "--traffic",
+        choices=("real", "minimal"),
+        default="real",
+        help="real: the captured call's 224 events per call; minimal: 6 events (%(default)s)",
+    )
+    p.add_argument(
+        "--filter",
+        choices=("none", "product"),
+        default="none",
+        help="product: the simulator applies asterisk_conf/manager.conf's eventfilter",
+    )
+    p.add_argument(
+        "--speed", type=float, default=4.0, help="real traffic: call time divisor (%(default)s)"
+    )
     p.add_argument("--wait", type=float, default=0.2, help="queue wait per call (%(default)s s)")
     p.add_argument("--talk", type=float, default=3.0, help="talk time per call (%(default)s s)")
     p.add_argument(

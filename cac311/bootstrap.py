@@ -72,12 +72,14 @@ class Runtime:
     ami_clients: dict[str, AmiClient] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     web_app: web.Application | None = None
+    pbx_ownership: object | None = None  # ami.ownership.PbxOwnership when the AMI part runs
 
     async def ami(self) -> dict[str, AmiClient]:
         """One AMI client per configured server, started once per process."""
         if self.ami_clients:
             return self.ami_clients
         from ami.client import AmiAuthError, AmiClient, AmiConfig
+        from ami.event_filter import BACKEND_FILTER
 
         for server in self.settings.ami_servers:
             client = AmiClient(
@@ -87,6 +89,7 @@ class Runtime:
                     username=server.username,
                     secret=server.secret,
                     server=server.name,
+                    event_filter=BACKEND_FILTER,  # as manager.conf: drop unused events early
                 )
             )
             try:
@@ -181,19 +184,38 @@ async def start_ami(rt: Runtime) -> None:
     from case_core.metrics.outages import record_link_down
 
     clients = await rt.ami()
-    detachers = [bridge.attach(client) for client in clients.values()]
+    # Several processes may run the AMI part: each PBX is tracked by the holder of its lease.
+    from ami.ownership import PbxOwnership
+    from case_core.services.coordination import process_identity
+
+    ownership = PbxOwnership(
+        rt.uow_factory,
+        bridge,
+        clients,
+        owner=process_identity(),
+        ttl=float(rt.settings.pbx_lease_seconds),
+        clock=rt.clock,
+    )
+    rt.pbx_ownership = ownership
     for client in clients.values():
         if client.state != "up":
-            # Down from the start: metrics must know calls were not seen.
+            # Down from the start: metrics must know calls were not seen (the process that
+            # later tracks this PBX closes the outage).
             await record_link_down(rt.uow_factory, client.config.server, rt.clock())
+    await ownership.step()
+    stop_ownership = asyncio.Event()
+    ownership_task = asyncio.create_task(ownership.run(stop_ownership), name="pbx-ownership")
 
     async def detach() -> None:
         # Runs before the clients stop and the engine closes: from now on no call is
-        # tracked, so the link counts as down until a process tracks it again.
-        for undo in detachers:
-            undo()
+        # tracked here, so the links this process owned count as down until a process
+        # tracks them again (the next owner closes the outage).
+        stop_ownership.set()
+        with contextlib.suppress(BaseException):
+            await ownership_task
+        released = await ownership.release()
         await bridge.drain()
-        for name in clients:
+        for name in released:
             try:
                 await record_link_down(rt.uow_factory, name, rt.clock())
             except Exception:
@@ -273,59 +295,37 @@ async def start_dialer(rt: Runtime) -> None:
         originator=AmiOriginator(primary),  # type: ignore[arg-type]
         settings=rt.settings,  # type: ignore[arg-type]
         clock=rt.clock,
+        schedule_interval=None,  # scheduling is the periodic job "callback_schedule"
     )
     task = asyncio.create_task(dialer.run(), name="dialer")
-    escalation = asyncio.create_task(_escalation_loop(rt), name="escalation")
+    from cac311.periodic import periodic_jobs
+    from case_core.services.coordination import run_periodic_jobs
+
+    stop_jobs = asyncio.Event()
+    jobs = asyncio.create_task(
+        run_periodic_jobs(rt.uow_factory, periodic_jobs(rt), clock=rt.clock, stop=stop_jobs),
+        name="periodic-jobs",
+    )
+
+    # Mail is a SKIP LOCKED queue: every process may deliver at once.
     mail = asyncio.create_task(_mail_loop(rt), name="mail")
 
     async def stop_dialer() -> None:
         dialer.stop()
-        escalation.cancel()
+        stop_jobs.set()
         mail.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(task, 30)
-        for job in (escalation, mail):
+        for job in (jobs, mail):
             with contextlib.suppress(BaseException):
                 await job
 
     rt.stack.push_async_callback(stop_dialer)
 
     async def running() -> bool:
-        return not task.done() and not escalation.done() and not mail.done()
+        return not task.done() and not jobs.done() and not mail.done()
 
     rt.health.add("dialer", running)
-
-
-JOBS_INTERVAL_SECONDS = 600.0
-
-
-async def _escalation_loop(rt: Runtime) -> None:
-    """Every few minutes: escalate cases at SLA risk or without a first action, delete
-    desktop sessions past their absolute expiry (a browser that never came back), close
-    IVR sessions whose FastAGI process died, and delete login attempts older than 90 days."""
-    from agent_desktop.sessions import purge_expired
-    from case_core.services.escalation_mail import escalate_and_notify
-    from case_core.services.ivr_sessions import close_stale as close_stale_ivr_sessions
-    from case_core.services.login_guard import purge_old_attempts
-
-    while True:
-        try:
-            report = await escalate_and_notify(
-                rt.uow_factory,
-                rt.clock(),
-                rt.settings.tz,
-                public_origin=rt.settings.public_origin,
-                at_risk_percent=rt.settings.at_risk_percent,
-                at_risk_min_days=rt.settings.at_risk_min_days,
-            )
-            if report.total:
-                log.info("escalated %d cases", report.total)
-            await purge_expired(rt.uow_factory, now=rt.clock())
-            await close_stale_ivr_sessions(rt.uow_factory, now=rt.clock())
-            await purge_old_attempts(rt.uow_factory, now=rt.clock())
-        except Exception:
-            log.exception("periodic jobs run failed")
-        await asyncio.sleep(JOBS_INTERVAL_SECONDS)
 
 
 MAIL_INTERVAL_SECONDS = 5.0

@@ -85,6 +85,10 @@ class Settings:
     require_2fa: bool = False  # CAC311_REQUIRE_2FA=1: TOTP for admins and supervisors
     login_max_failures: int = 5  # failures in a row that lock an account
     login_lockout_minutes: int = 15
+    # Several serve processes: how long a process holds a PBX's AMI tracking link without
+    # renewing it (a dead owner's PBX moves after at most this), and per-job periods.
+    pbx_lease_seconds: int = 6
+    job_periods: tuple[tuple[str, int], ...] = ()
     smtp: SmtpSettings = SmtpSettings(host="")
     # What leaving the desktop (logout, session end, browser closed past the grace time) does
     # to the agent's queue membership: "remove" (QueueRemove), "pause" (QueuePause) or "keep".
@@ -226,6 +230,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ("QUALITY_CALLS_PER_AGENT", "quality_calls_per_agent", 1),
         ("AT_RISK_PERCENT", "at_risk_percent", 1),
         ("AT_RISK_MIN_DAYS", "at_risk_min_days", 0),
+        ("PBX_LEASE_SECONDS", "pbx_lease_seconds", 2),
     ):
         if (raw := get(name)) is not None:
             values[attr] = _int(name, raw, minimum)
@@ -251,6 +256,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         values["holidays"] = _holidays(raw)
     if (raw := get("CALLER_HASH_KEY_FILE")) is not None:
         values["caller_hash_key_file"] = Path(raw)
+    if (raw := get("JOB_PERIODS")) is not None:
+        values["job_periods"] = _job_periods(raw)
     if (raw := get("PUBLIC_ORIGIN")) is not None:
         values["public_origin"] = raw.rstrip("/")
     if int(values.get("at_risk_percent", d.at_risk_percent)) > 100:  # type: ignore[call-overload]
@@ -301,6 +308,15 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
         except ValueError:
             raise ConfigError(f"{PREFIX}{name}: no es una dirección ni una red: {item!r}") from None
     return items
+def _job_periods(raw: str) -> tuple[tuple[str, int], ...]:
+    """``escalation=600,callback_schedule=60``: seconds per periodic job, overriding defaults."""
+    periods = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, seconds = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{PREFIX}JOB_PERIODS debe ser nombre=segundos,..., no {raw!r}")
+        periods.append((name.strip(), _int("JOB_PERIODS", seconds.strip(), 1)))
+    return tuple(periods)
 
 
 SMTP_VARIABLES = (

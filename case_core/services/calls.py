@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import case, cast, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from case_core.db.models import CallRow, UserRow
-from case_core.db.uow import UnitOfWorkFactory
+from case_core.db.uow import UnitOfWork, UnitOfWorkFactory
 
 CALLS_CHANNEL = "cac311_calls"
 
@@ -42,9 +42,13 @@ class CallSnapshot:
     callback_id: int | None = None
 
 
-async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> int:
-    """Insert or update the call row; the agent's user is found by phone interface."""
-    values = {
+# Columns a snapshot always states; every other one keeps its stored value when the
+# snapshot does not know it (None, or {} for the IVR variables).
+_ALWAYS = ("direction", "abandoned", "end_unknown")
+
+
+def _values(snapshot: CallSnapshot) -> dict[str, object]:
+    return {
         "server": snapshot.server,
         "uniqueid": snapshot.uniqueid,
         "linkedid": snapshot.linkedid,
@@ -66,31 +70,94 @@ async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> i
         "ivr_variables": snapshot.ivr_variables,
         "callback_id": snapshot.callback_id,
     }
-    if snapshot.caller_hash is not None:
-        values["caller_number"] = None  # erased, also from an earlier snapshot of the row
-        values["caller_hash"] = snapshot.caller_hash or None  # "" = no key configured
+
+
+async def save_call(uow_factory: UnitOfWorkFactory, snapshot: CallSnapshot) -> int:
+    """Insert or update the call row; the agent's user is found by phone interface."""
+    return (await save_calls(uow_factory, [snapshot]))[0]
+
+
+async def save_calls(uow_factory: UnitOfWorkFactory, snapshots: list[CallSnapshot]) -> list[int]:
+    """Insert or update several call rows in one transaction (the AMI bridge writes its queued
+    snapshots this way); returns their ids in order.
+
+    A later snapshot never erases what an earlier one knew: a column the snapshot leaves
+    unknown (None; ``{}`` for the IVR variables) keeps its stored value. The one exception is
+    an anonymous denuncia's snapshot (``caller_hash`` set): it erases the caller's number, also
+    one an earlier snapshot stored, and keeps only the keyed hash.
+    """
+    if not snapshots:
+        return []
+    latest = {(s.server, s.uniqueid): s for s in snapshots}  # one row per call per statement
     async with uow_factory() as uow:
-        if snapshot.agent_interface:
-            values["agent_user_id"] = await uow.session.scalar(
-                select(UserRow.id).where(UserRow.phone_interface == snapshot.agent_interface)
-            )
-        # A later snapshot never erases what an earlier one knew.
-        keep = {k for k, v in values.items() if v is None or v == {}}
-        if snapshot.caller_hash is not None:
-            keep.discard("caller_number")
-        row = insert(CallRow).values(**values)
-        upsert = row.on_conflict_do_update(
-            index_elements=[CallRow.server, CallRow.uniqueid],
-            set_={k: row.excluded[k] for k in values if k not in keep | {"server", "uniqueid"}},
-        ).returning(CallRow.id)
-        call_id = (await uow.session.execute(upsert)).scalar_one()
+        interfaces = {s.agent_interface for s in latest.values() if s.agent_interface}
+        users: dict[str, int] = {}
+        if interfaces:
+            users = {
+                interface: user_id
+                for interface, user_id in (
+                    await uow.session.execute(
+                        select(UserRow.phone_interface, UserRow.id).where(
+                            UserRow.phone_interface.in_(interfaces)
+                        )
+                    )
+                ).all()
+            }
+        ids: dict[tuple[str, str], int] = {}
+        plain = [s for s in latest.values() if s.caller_hash is None]
+        anonymous = [s for s in latest.values() if s.caller_hash is not None]
+        for group, erase_number in ((plain, False), (anonymous, True)):
+            if group:
+                ids |= await _upsert_calls(uow, group, users, erase_number=erase_number)
+        quarters = {
+            s.entered_at for s in latest.values() if s.direction == "inbound" and s.entered_at
+        }
+        if quarters:
+            from case_core.metrics.rollup import mark_dirty_many
+
+            await mark_dirty_many(uow.session, quarters)
         # Live views (the wallboard) listen for this to refresh within a second.
         await uow.session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CALLS_CHANNEL, "payload": str(call_id)},
+            text(
+                "SELECT pg_notify(:channel, CAST(i AS text)) FROM unnest(CAST(:ids AS bigint[])) i"
+            ),
+            {"channel": CALLS_CHANNEL, "ids": sorted(ids.values())},
         )
         await uow.commit()
-        return call_id
+    return [ids[(s.server, s.uniqueid)] for s in snapshots]
+
+
+async def _upsert_calls(
+    uow: UnitOfWork,
+    snapshots: list[CallSnapshot],
+    users: dict[str, int],
+    *,
+    erase_number: bool,
+) -> dict[tuple[str, str], int]:
+    """One INSERT … ON CONFLICT for ``snapshots``; returns their ids by (server, uniqueid)."""
+    rows = [_values(s) for s in snapshots]
+    for row, snapshot in zip(rows, snapshots, strict=True):
+        row["agent_user_id"] = users.get(row["agent_interface"])  # type: ignore[arg-type]
+        row["caller_hash"] = snapshot.caller_hash or None  # "" = no hash key configured
+        if erase_number:
+            row["caller_number"] = None
+    stmt = insert(CallRow).values(rows)
+    table = CallRow.__table__
+    set_: dict[str, object] = {}
+    for name in rows[0]:
+        if name in ("server", "uniqueid"):
+            continue
+        new, old = stmt.excluded[name], table.c[name]
+        if name in _ALWAYS or (erase_number and name == "caller_number"):
+            set_[name] = new
+        elif name == "ivr_variables":
+            set_[name] = case((new == cast({}, JSONB), old), else_=new)
+        else:
+            set_[name] = func.coalesce(new, old)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[CallRow.server, CallRow.uniqueid], set_=set_
+    ).returning(CallRow.id, CallRow.server, CallRow.uniqueid)
+    return {(r.server, r.uniqueid): r.id for r in (await uow.session.execute(upsert)).all()}
 
 
 async def reconcile_open_calls(

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import selectinload
 
+from case_core.db.citizen_search import search_citizen_ids
 from case_core.db.models import CitizenRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
@@ -120,11 +123,24 @@ async def citizen_view(uow_factory: UnitOfWorkFactory, citizen_id: int) -> Citiz
 
 
 async def search_citizens(uow_factory: UnitOfWorkFactory, query: str) -> list[CitizenView]:
-    query = (query or "").strip()
+    """Citizens whose name, cédula or phone contains ``query`` (accents and case ignored;
+    see ``case_core.db.citizen_search``), by last name; at most 20."""
+    query = (query or "").strip()[:100]
     if len(query) < 3:
         return []
     async with uow_factory() as uow:
-        return [await _view(uow, r, with_cases=False) for r in await uow.citizens.search(query)]
+        ids = await search_citizen_ids(uow.session, query)
+        if not ids:
+            return []
+        rows = {
+            r.id: r
+            for r in await uow.session.scalars(
+                select(CitizenRow)
+                .options(selectinload(CitizenRow.phones))
+                .where(CitizenRow.id.in_(ids))
+            )
+        }
+        return [await _view(uow, rows[i], with_cases=False) for i in ids if i in rows]
 
 
 async def _view(uow, row: CitizenRow, *, with_cases: bool = True) -> CitizenView:  # type: ignore[no-untyped-def]

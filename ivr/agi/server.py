@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
@@ -54,6 +55,7 @@ class FastAgiServer:
         shutdown_grace: float = 5.0,
         backlog: int = 512,
         allow: Iterable[str] | None = ("127.0.0.1", "::1"),
+        reuse_port: bool = True,
     ) -> None:
         """``allow``: addresses or networks of the Asterisk hosts; None accepts any peer."""
         self._allow = (
@@ -67,6 +69,9 @@ class FastAgiServer:
         self.command_timeout = command_timeout
         self.shutdown_grace = shutdown_grace
         self._backlog = backlog
+        # SO_REUSEPORT: several FastAGI processes bind the same address and the kernel
+        # spreads the new connections (the calls) over them (Linux, BSD).
+        self._reuse_port = reuse_port and hasattr(socket, "SO_REUSEPORT")
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._active_calls = 0
@@ -98,6 +103,7 @@ class FastAgiServer:
             self._requested_port,
             limit=256 * 1024,
             backlog=self._backlog,
+            reuse_port=self._reuse_port or None,
         )
         log.info("FastAGI listening on %s:%d", self._host, self.port)
 

@@ -19,6 +19,7 @@ from case_core.db.models.citizen_channels import (  # noqa: F401
     RateEventRow,
 )
 from case_core.db.models.citizens import CitizenPhoneRow, CitizenRow
+from case_core.db.models.coordination import LeaseRow, PeriodicJobRunRow  # noqa: F401
 from case_core.db.models.desk import CallWrapupRow, CaseSubmissionRow  # noqa: F401
 from case_core.db.models.desktop import AgentStateEventRow, ScreenPopRow, WebSessionRow  # noqa: F401,E501
 from case_core.db.models.directory import (
@@ -33,6 +34,7 @@ from case_core.db.models.mail import OutboundMailRow  # noqa: F401
 from case_core.db.models.metrics import AmiLinkOutageRow  # noqa: F401
 from case_core.db.models.quality import CaseAuditRow  # noqa: F401
 from case_core.db.models.recordings import RecordingAccessRow, RecordingRow  # noqa: F401
+from case_core.db.models.rollup import CallRollupBucketRow, CallRollupDirtyRow, CallRollupRow  # noqa: F401,E501
 from case_core.db.models.users import UserRow
 
 __all__ = [

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from case_core.db.models.base import Base, CreatedAt
 
 
+def _trigram(name: str, expression: str) -> Index:
+    """A GIN trigram index on an expression (search: ``case_core.db.citizen_search``)."""
+    return Index(
+        name, text(expression), postgresql_using="gin", postgresql_ops={expression: "gin_trgm_ops"}
+    )
+
+
 class CitizenRow(CreatedAt, Base):
     __tablename__ = "citizens"
+    __table_args__ = (
+        # Spelled as PostgreSQL prints it back, so the schema comparison sees no change.
+        _trigram(
+            "ix_citizens_name_trgm",
+            "cac311_fold((first_name::text || ' '::text) || last_name::text)",
+        ),
+        _trigram("ix_citizens_cedula_trgm", "cac311_fold(cedula)"),
+        Index(
+            "ix_citizens_name_words",
+            text(
+                "to_tsvector('simple'::regconfig, "
+                "cac311_fold((first_name::text || ' '::text) || last_name::text))"
+            ),
+            postgresql_using="gin",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cedula: Mapped[str | None] = mapped_column(String(20), unique=True)
@@ -35,7 +58,10 @@ class CitizenRow(CreatedAt, Base):
 
 class CitizenPhoneRow(CreatedAt, Base):
     __tablename__ = "citizen_phones"
-    __table_args__ = (UniqueConstraint("citizen_id", "e164"),)
+    __table_args__ = (
+        UniqueConstraint("citizen_id", "e164"),
+        _trigram("ix_citizen_phones_e164_trgm", "cac311_fold(e164)"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))

@@ -12,6 +12,7 @@ down_revision = (
     "0010_admin",
     "0010_case_workspace",
     "0010_citizen",
+    "0010_citizen_search",
     "0010_desk",
     "0010_hardening",
     "0010_ivr_open",

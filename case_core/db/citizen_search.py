@@ -1,0 +1,96 @@
+"""Citizen search over millions of rows: names, partial cédulas and partial phone numbers.
+
+Every comparison is ``cac311_fold(column) LIKE '%' || cac311_fold(term) || '%'``, which the
+GIN trigram indexes of migration 0010_citizen_search answer (the expressions here must stay
+exactly those of the indexes). A query is read as:
+
+- **digits** (with ``-``, spaces, ``+``, parentheses; optionally a cédula prefix such as
+  ``PE-`` or ``E-8``): a partial cédula as typed, *or* a partial phone (its digits only);
+- **anything else**: name words, each of which must begin a word of "first last" (accents
+  and case ignored, in any order: "maria gonz"), by the full-text index; when that finds no
+  one, each word must appear anywhere in the name ("onzal"), by the trigram index.
+
+A broad query (a common first name) can match a hundred thousand people: the index finds
+them, but only the first ``CANDIDATES`` found are sorted and the first ``limit`` returned,
+so the cost stays bounded; the agent narrows the search with a second word or the cédula.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CANDIDATES = 200
+_WORD = re.compile(r"[\W_]", re.UNICODE)  # what may not go into a tsquery word
+_NUMERIC = re.compile(r"^(?:[A-Za-z]{1,3}-?)?[\d\s\-+()]+$")
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped
+
+
+def _terms(query: str) -> tuple[str, list[str]]:
+    """('numeric', [cedula_term, phone_digits]) or ('name', words)."""
+    q = " ".join(query.split())
+    if _NUMERIC.match(q) and any(ch.isdigit() for ch in q):
+        return "numeric", [q.replace(" ", ""), re.sub(r"\D", "", q)]
+    return "name", [w for w in q.split(" ") if w]
+
+
+_FOLD_LIKE = "LIKE '%' || cac311_fold(CAST(:{p} AS text)) || '%' ESCAPE '\\'"
+
+
+async def search_citizen_ids(
+    session: AsyncSession, query: str, *, limit: int = 20
+) -> Sequence[int]:
+    """Ids of the citizens matching ``query``, by last name then first name."""
+    kind, terms = _terms(query)
+    params: dict[str, object] = {"cand": CANDIDATES, "limit": limit}
+    if kind == "numeric":
+        cedula, digits = terms
+        params["ced"] = _like(cedula)
+        parts = [
+            f"SELECT c.id FROM citizens c WHERE cac311_fold(c.cedula) {_FOLD_LIKE.format(p='ced')}"
+        ]
+        if len(digits) >= 3:
+            params["tel"] = _like(digits)
+            parts.append(
+                "SELECT p.citizen_id FROM citizen_phones p "
+                f"WHERE cac311_fold(p.e164) {_FOLD_LIKE.format(p='tel')}"
+            )
+        candidates = " UNION ".join(f"({part} LIMIT :cand)" for part in parts)
+    else:
+        words = [w for w in terms if len(w) >= 2][:5] or terms[:1]
+        prefixes = [_WORD.sub("", w) for w in words]
+        if all(prefixes):
+            params["tsq"] = " & ".join(f"{p}:*" for p in prefixes)
+            found = await _ordered(
+                session,
+                "SELECT c.id FROM citizens c WHERE to_tsvector('simple', "
+                "cac311_fold(c.first_name || ' ' || c.last_name)) "
+                "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text))) LIMIT :cand",
+                params,
+            )
+            if found:
+                return found
+        conds = []
+        for i, word in enumerate(words):
+            params[f"w{i}"] = _like(word)
+            conds.append(
+                f"cac311_fold(c.first_name || ' ' || c.last_name) {_FOLD_LIKE.format(p=f'w{i}')}"
+            )
+        candidates = f"SELECT c.id FROM citizens c WHERE {' AND '.join(conds)} LIMIT :cand"
+    return await _ordered(session, candidates, params)
+
+
+async def _ordered(session: AsyncSession, candidates: str, params: dict[str, object]) -> list[int]:
+    sql = f"""
+SELECT c.id FROM citizens c JOIN ({candidates}) m(id) ON m.id = c.id
+ORDER BY c.last_name, c.first_name, c.id
+LIMIT :limit
+"""
+    return list((await session.scalars(text(sql), params)).all())
