@@ -132,7 +132,11 @@ async def start_ivr(rt: Runtime) -> None:
     from ivr.routes import build_routes
 
     backend = DatabaseBackend(
-        rt.uow_factory, tz=rt.settings.tz, clock=rt.clock, caller_hash_key=_caller_key(rt)
+        rt.uow_factory,
+        tz=rt.settings.tz,
+        clock=rt.clock,
+        caller_hash_key=_caller_key(rt),
+        prompts_dir=rt.settings.prompts_dir,
     )
     bind = rt.settings.fastagi_bind
     server = FastAgiServer(

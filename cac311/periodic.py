@@ -99,12 +99,25 @@ def _call_rollup(rt: Runtime) -> PeriodicJob:
     return PeriodicJob("call_rollup", timedelta(minutes=1), run)
 
 
+def _note_prompts(rt: Runtime) -> PeriodicJob:
+    """Render the latest public note of each case to a WAV that IVR option 5 plays."""
+    from ivr.prompts.notes import NotePromptRenderer
+
+    renderer = NotePromptRenderer(rt.uow_factory, rt.settings.prompts_dir, tz=rt.settings.tz)
+
+    async def run(now: datetime) -> None:
+        await renderer.run(now)
+
+    return PeriodicJob("note_prompts", timedelta(minutes=1), run)
+
+
 JOB_FACTORIES: list[Callable[[Runtime], PeriodicJob]] = [
     _escalation,
     _session_purge,
     _callback_schedule,
     _call_rollup,
     _quality_sample,
+    _note_prompts,
 ]
 
 

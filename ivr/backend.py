@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class CaseStatusInfo:
     entity_code: str | None  # None for a confidential or anonymous case
     days_left: int | None
     public_notes: int = 0
+    note_prompt: str | None = None  # the latest public note rendered to a WAV, to play
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,10 @@ class DatabaseBackend:
         retry_after: float = 15.0,
         failures_to_trip: int = 3,
         caller_hash_key: bytes | None = None,
+        prompts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._prompts_dir = prompts_dir  # where the note_prompts job renders public notes
         self._caller_hash_key = caller_hash_key
         self._tz = tz
         self._clock = clock
@@ -255,12 +259,19 @@ class DatabaseBackend:
             raise CaseLookupLocked() from None
         if status is None:
             return None
+        note = status.latest_public_note
+        note_prompt = None
+        if self._prompts_dir is not None and note is not None and note.history_id is not None:
+            from ivr.prompts.notes import rendered_note_prompt
+
+            note_prompt = rendered_note_prompt(self._prompts_dir, status.case_id, note.history_id)
         return CaseStatusInfo(
             status.number,
             status.status.value,
             status.entity_code,
             status.days_left,
             len(status.public_notes),
+            note_prompt,
         )
 
     async def callback_info(self, callback_id: int) -> CallbackInfo | None:

@@ -64,6 +64,7 @@ class TimelineEntry:
     status_label: str | None
     note: str | None
     automatic: bool = False  # a routing note written by the system, not an answer
+    history_id: int | None = None  # the case_history row (names a note's rendered prompt)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,12 @@ class PrivateStatus:
     @property
     def public_notes(self) -> list[TimelineEntry]:
         return [e for e in self.timeline if e.note and not e.automatic]
+
+    @property
+    def latest_public_note(self) -> TimelineEntry | None:
+        """The note IVR option 5 reads aloud (once rendered): the last of ``public_notes``."""
+        notes = self.public_notes
+        return notes[-1] if notes else None
 
 
 async def private_status(
@@ -198,5 +205,7 @@ def public_timeline(
         if label is None and not note:
             continue
         automatic = h.kind == "status" and h.action in _ROUTING_ACTIONS
-        entries.append(TimelineEntry(h.at, "status" if label else "note", label, note, automatic))
+        entries.append(
+            TimelineEntry(h.at, "status" if label else "note", label, note, automatic, h.id)
+        )
     return entries

@@ -311,6 +311,8 @@ async def _say_status(ctx: CallContext, info: CaseStatusInfo) -> None:
         await channel.stream_file(entity_prompt_name(info.entity_code))
     if info.public_notes:
         await ctx.play("caso_notas_publicas")
+        if info.note_prompt is not None:  # the latest public note, once rendered
+            await channel.stream_file(info.note_prompt)
     if info.days_left is None:
         return
     if info.days_left >= 0:

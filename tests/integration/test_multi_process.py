@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from asterisk_sim.ami import AmiSimulator
 
-JOBS = ("escalation", "session_purge", "callback_schedule", "call_rollup")
+JOBS = ("escalation", "session_purge", "callback_schedule", "call_rollup", "note_prompts")
 STARTED = re.compile(r"periodic job (\S+) starting period (\S+)")
 
 
@@ -42,6 +42,7 @@ def _serve(database_url: str, sims: dict[str, AmiSimulator], tmp_path, n: int): 
         CAC311_AMI_SECRET="s3cret",
         CAC311_HEALTH_BIND="127.0.0.1:0",
         CAC311_RECORDINGS_DIR=str(tmp_path / f"rec{n}"),
+        CAC311_PROMPTS_DIR=str(tmp_path / "prompts"),
         CAC311_PBX_LEASE_SECONDS="2",
         CAC311_JOB_PERIODS=",".join(f"{job}=1" for job in JOBS),
         # The seeded database has the demo users, which production refuses (issue 11).

@@ -49,6 +49,7 @@ def test_every_periodic_job_is_listed_with_its_period_and_the_quality_sample_is_
         "callback_schedule",
         "call_rollup",
         "quality_sample",
+        "note_prompts",
     }
     assert jobs["escalation"].every == timedelta(seconds=30)
     assert jobs["call_rollup"].every == timedelta(minutes=1)
