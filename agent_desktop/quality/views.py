@@ -89,6 +89,16 @@ def _render(request: web.Request, template: str, context: dict[str, Any]) -> web
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+def _week_nav(week: str) -> dict[str, str]:
+    """The week, its label and the weeks either side, for the pages that page by week."""
+    return {
+        "week": week,
+        "week_label": q.week_label(week),
+        "previous": q.shift_week(week, -1),
+        "next": q.shift_week(week, 1),
+    }
+
+
 def _pct(value: float | None) -> str:
     return "sin datos" if value is None else f"{value:.1f} %".replace(".", ",")
 
@@ -149,10 +159,7 @@ async def week_page(request: web.Request) -> web.StreamResponse:
         request,
         "calidad_semana.html",
         {
-            "week": week,
-            "week_label": q.week_label(week),
-            "previous": q.shift_week(week, -1),
-            "next": q.shift_week(week, 1),
+            **_week_nav(week),
             "work": work,
             "done": request.query.get("hecho", ""),
         },
@@ -419,10 +426,7 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
         request,
         "calidad_llamadas.html",
         {
-            "week": week,
-            "week_label": q.week_label(week),
-            "previous": q.shift_week(week, -1),
-            "next": q.shift_week(week, 1),
+            **_week_nav(week),
             "calls": calls,
         },
     )
