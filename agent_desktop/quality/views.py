@@ -89,6 +89,14 @@ def _render(request: web.Request, template: str, context: dict[str, Any]) -> web
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+def _render_form(request: web.Request, template: str, context: dict[str, Any]) -> web.Response:
+    """A form page: status 400 when ``context["error"]`` says why the form was refused."""
+    response = _render(request, template, context)
+    if context["error"]:
+        response.set_status(400)
+    return response
+
+
 def _week_nav(week: str) -> dict[str, str]:
     """The week, its label and the weeks either side, for the pages that page by week."""
     return {
@@ -180,7 +188,7 @@ def _audit_page(
     request: web.Request, subject: svc.AuditSubject, *, error: str, answers: dict[str, str]
 ) -> web.Response:
     case = subject.case
-    response = _render(
+    return _render_form(
         request,
         "calidad_auditoria.html",
         {
@@ -196,9 +204,6 @@ def _audit_page(
             "audio_url": f"/grabaciones/llamada/{subject.call_id}/audio" if subject.call_id else "",
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required
@@ -435,7 +440,7 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
 def _call_page(
     request: web.Request, subject: svc.CallSubject, *, error: str, answers: dict[str, str]
 ) -> web.Response:
-    response = _render(
+    return _render_form(
         request,
         "calidad_llamada.html",
         {
@@ -447,9 +452,6 @@ def _call_page(
             "audio_url": f"/grabaciones/llamada/{subject.call.id}/audio",
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required
@@ -579,7 +581,7 @@ async def _assignments_page(request: web.Request, error: str = "") -> web.Respon
     for line in lines:
         if line.active:
             counts[line.advisor_user_id] = counts.get(line.advisor_user_id, 0) + 1
-    response = _render(
+    return _render_form(
         request,
         "calidad_asesores.html",
         {
@@ -593,9 +595,6 @@ async def _assignments_page(request: web.Request, error: str = "") -> web.Respon
             "done": request.query.get("hecho", ""),
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required
