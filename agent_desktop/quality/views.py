@@ -97,6 +97,11 @@ def _render_form(request: web.Request, template: str, context: dict[str, Any]) -
     return response
 
 
+def _checklist_answers(form: Any, criteria: tuple[q.Criterion, ...]) -> dict[str, str]:
+    """The score chosen for each criterion, posted as ``c_<code>`` by the checklist forms."""
+    return {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in criteria}
+
+
 def _week_nav(week: str) -> dict[str, str]:
     """The week, its label and the weeks either side, for the pages that page by week."""
     return {
@@ -214,7 +219,7 @@ async def audit_save(request: web.Request) -> web.StreamResponse:
     case_id = path_int(request, "case_id")
     config = request.config_dict
     subject = await svc.audit_subject(config[UOW], actor=actor, case_id=case_id)
-    answers = {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in subject.criteria}
+    answers = _checklist_answers(form, subject.criteria)
     try:
         await svc.save_audit(
             config[UOW],
@@ -470,7 +475,7 @@ async def call_save(request: web.Request) -> web.StreamResponse:
     call_id = path_int(request, "call_id")
     config = request.config_dict
     subject = await svc.call_subject(config[UOW], actor=actor, call_id=call_id)
-    answers = {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in q.CALL_CRITERIA}
+    answers = _checklist_answers(form, q.CALL_CRITERIA)
     try:
         await svc.save_call_evaluation(
             config[UOW],
