@@ -89,6 +89,29 @@ def _render(request: web.Request, template: str, context: dict[str, Any]) -> web
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+def _render_form(request: web.Request, template: str, context: dict[str, Any]) -> web.Response:
+    """A form page: status 400 when ``context["error"]`` says why the form was refused."""
+    response = _render(request, template, context)
+    if context["error"]:
+        response.set_status(400)
+    return response
+
+
+def _checklist_answers(form: Any, criteria: tuple[q.Criterion, ...]) -> dict[str, str]:
+    """The score chosen for each criterion, posted as ``c_<code>`` by the checklist forms."""
+    return {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in criteria}
+
+
+def _week_nav(week: str) -> dict[str, str]:
+    """The week, its label and the weeks either side, for the pages that page by week."""
+    return {
+        "week": week,
+        "week_label": q.week_label(week),
+        "previous": q.shift_week(week, -1),
+        "next": q.shift_week(week, 1),
+    }
+
+
 def _pct(value: float | None) -> str:
     return "sin datos" if value is None else f"{value:.1f} %".replace(".", ",")
 
@@ -149,10 +172,7 @@ async def week_page(request: web.Request) -> web.StreamResponse:
         request,
         "calidad_semana.html",
         {
-            "week": week,
-            "week_label": q.week_label(week),
-            "previous": q.shift_week(week, -1),
-            "next": q.shift_week(week, 1),
+            **_week_nav(week),
             "work": work,
             "done": request.query.get("hecho", ""),
         },
@@ -173,7 +193,7 @@ def _audit_page(
     request: web.Request, subject: svc.AuditSubject, *, error: str, answers: dict[str, str]
 ) -> web.Response:
     case = subject.case
-    response = _render(
+    return _render_form(
         request,
         "calidad_auditoria.html",
         {
@@ -189,9 +209,6 @@ def _audit_page(
             "audio_url": f"/grabaciones/llamada/{subject.call_id}/audio" if subject.call_id else "",
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required
@@ -202,7 +219,7 @@ async def audit_save(request: web.Request) -> web.StreamResponse:
     case_id = path_int(request, "case_id")
     config = request.config_dict
     subject = await svc.audit_subject(config[UOW], actor=actor, case_id=case_id)
-    answers = {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in subject.criteria}
+    answers = _checklist_answers(form, subject.criteria)
     try:
         await svc.save_audit(
             config[UOW],
@@ -419,10 +436,7 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
         request,
         "calidad_llamadas.html",
         {
-            "week": week,
-            "week_label": q.week_label(week),
-            "previous": q.shift_week(week, -1),
-            "next": q.shift_week(week, 1),
+            **_week_nav(week),
             "calls": calls,
         },
     )
@@ -431,7 +445,7 @@ async def calls_page(request: web.Request) -> web.StreamResponse:
 def _call_page(
     request: web.Request, subject: svc.CallSubject, *, error: str, answers: dict[str, str]
 ) -> web.Response:
-    response = _render(
+    return _render_form(
         request,
         "calidad_llamada.html",
         {
@@ -443,9 +457,6 @@ def _call_page(
             "audio_url": f"/grabaciones/llamada/{subject.call.id}/audio",
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required
@@ -464,7 +475,7 @@ async def call_save(request: web.Request) -> web.StreamResponse:
     call_id = path_int(request, "call_id")
     config = request.config_dict
     subject = await svc.call_subject(config[UOW], actor=actor, call_id=call_id)
-    answers = {c.code: text_field(form, f"c_{c.code}", max_length=12) for c in q.CALL_CRITERIA}
+    answers = _checklist_answers(form, q.CALL_CRITERIA)
     try:
         await svc.save_call_evaluation(
             config[UOW],
@@ -575,7 +586,7 @@ async def _assignments_page(request: web.Request, error: str = "") -> web.Respon
     for line in lines:
         if line.active:
             counts[line.advisor_user_id] = counts.get(line.advisor_user_id, 0) + 1
-    response = _render(
+    return _render_form(
         request,
         "calidad_asesores.html",
         {
@@ -589,9 +600,6 @@ async def _assignments_page(request: web.Request, error: str = "") -> web.Respon
             "done": request.query.get("hecho", ""),
         },
     )
-    if error:
-        response.set_status(400)
-    return response
 
 
 @login_required

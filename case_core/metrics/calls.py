@@ -116,6 +116,27 @@ class CallMetrics:
         return {fid: describe(fid, self.thresholds) for fid in FORMULAS}
 
 
+def checked_arguments(
+    start: datetime,
+    end: datetime,
+    interval: Interval | str,
+    tz: tzinfo | str,
+    settings: object | None,
+    as_of: datetime | None,
+    thresholds: Thresholds | None,
+) -> tuple[Thresholds, datetime, str]:
+    """Check a call-metrics request; its thresholds, ``as_of`` (default ``end``) and zone."""
+    if interval not in STRIDES:
+        raise ValueError(f"interval must be one of {', '.join(STRIDES)}; got {interval!r}")
+    for moment in (start, end) + ((as_of,) if as_of else ()):
+        if moment.tzinfo is None:
+            raise ValueError("call_metrics needs time-zone-aware datetimes")
+    if end <= start:
+        raise ValueError("end must be after start")
+    th = thresholds or (Thresholds.from_settings(settings) if settings else Thresholds())
+    return th, as_of or end, tz_name(tz)
+
+
 async def call_metrics(
     uow_factory: UnitOfWorkFactory,
     start: datetime,
@@ -134,16 +155,7 @@ async def call_metrics(
     then count as waiting. Thresholds come from ``settings`` (service_level_seconds,
     short_abandon_seconds) unless ``thresholds`` is given.
     """
-    if interval not in STRIDES:
-        raise ValueError(f"interval must be one of {', '.join(STRIDES)}; got {interval!r}")
-    for moment in (start, end) + ((as_of,) if as_of else ()):
-        if moment.tzinfo is None:
-            raise ValueError("call_metrics needs time-zone-aware datetimes")
-    if end <= start:
-        raise ValueError("end must be after start")
-    th = thresholds or (Thresholds.from_settings(settings) if settings else Thresholds())
-    as_of = as_of or end
-    zone = tz_name(tz)
+    th, as_of, zone = checked_arguments(start, end, interval, tz, settings, as_of, thresholds)
 
     where = (
         "c.direction = 'inbound' AND c.entered_at IS NOT NULL "

@@ -38,7 +38,7 @@ from case_core.metrics.calls import (
     IntervalMetrics,
     _bucket,
     call_metrics,
-    tz_name,
+    checked_arguments,
 )
 from case_core.metrics.service_level import (
     CLASSIFIED_CALLS_SQL,
@@ -271,16 +271,7 @@ async def rolled_up_call_metrics(
 ) -> CallMetrics:
     """The same answer as :func:`~case_core.metrics.calls.call_metrics`, read from the
     roll-up wherever a quarter hour is final and from ``calls`` elsewhere."""
-    if interval not in STRIDES:
-        raise ValueError(f"interval must be one of {', '.join(STRIDES)}; got {interval!r}")
-    for moment in (start, end) + ((as_of,) if as_of else ()):
-        if moment.tzinfo is None:
-            raise ValueError("call_metrics needs time-zone-aware datetimes")
-    if end <= start:
-        raise ValueError("end must be after start")
-    th = thresholds or (Thresholds.from_settings(settings) if settings else Thresholds())
-    as_of = as_of or end
-    zone = tz_name(tz)
+    th, as_of, zone = checked_arguments(start, end, interval, tz, settings, as_of, thresholds)
     from zoneinfo import ZoneInfo
 
     if not _offsets_are_quarters(ZoneInfo(zone), start, end):
