@@ -86,10 +86,10 @@ def _pending_secret(request: web.Request, session) -> str:  # type: ignore[no-un
     return base64.b32encode(digest[:20]).decode()
 
 
-@login_required
-async def totp_form(request: web.Request) -> web.StreamResponse:
-    session = session_of(request)
-    secret = _pending_secret(request, session)
+def _totp_page(  # type: ignore[no-untyped-def]
+    request: web.Request, session, secret: str, *, error: str = "", status: int = 200
+) -> web.StreamResponse:
+    """The two-step setup page: the secret as text and as a provisioning URI (QR)."""
     uri = pyotp.TOTP(secret).provisioning_uri(name=session.actor.username, issuer_name=ISSUER)
     return render(
         request,
@@ -99,9 +99,16 @@ async def totp_form(request: web.Request) -> web.StreamResponse:
             "uri": uri,
             "has_totp": session.has_totp,
             "required": session.actor.role in TWO_FACTOR_ROLES,
-            "error": "",
+            "error": error,
         },
+        status=status,
     )
+
+
+@login_required
+async def totp_form(request: web.Request) -> web.StreamResponse:
+    session = session_of(request)
+    return _totp_page(request, session, _pending_secret(request, session))
 
 
 @login_required
@@ -116,17 +123,11 @@ async def enable_totp(request: web.Request) -> web.StreamResponse:
     code = text_field(form, "codigo", max_length=10)
     step = matching_step(secret, code, now)
     if step is None:
-        uri = pyotp.TOTP(secret).provisioning_uri(name=session.actor.username, issuer_name=ISSUER)
-        return render(
+        return _totp_page(
             request,
-            "cuenta_2fa.html",
-            {
-                "secret": secret,
-                "uri": uri,
-                "has_totp": session.has_totp,
-                "required": session.actor.role in TWO_FACTOR_ROLES,
-                "error": "El código no es correcto. Revise la hora de su teléfono.",
-            },
+            session,
+            secret,
+            error="El código no es correcto. Revise la hora de su teléfono.",
             status=400,
         )
     async with request.config_dict[UOW]() as uow:

@@ -183,6 +183,24 @@ async def update_entity(request: web.Request) -> web.StreamResponse:
     raise _back(f"/directorio/entidades/{entity_id}", "Entidad actualizada.")
 
 
+async def _add_to_entity(  # type: ignore[no-untyped-def]
+    request: web.Request, entity_id: int, add, values: dict[str, object], done: str
+) -> web.StreamResponse:
+    """Run ``d.add_office`` or ``d.add_contact``; a refusal shows the entity page with the
+    reason (400), success goes back to it with ``done``."""
+    try:
+        await add(
+            request.config_dict[UOW],
+            actor=actor_of(request),
+            entity_id=entity_id,
+            values=values,
+            now=request.config_dict[CLOCK](),
+        )
+    except DomainError as err:
+        return await _entity_page(request, entity_id, error=str(err), status=400)
+    raise _back(f"/directorio/entidades/{entity_id}", done)
+
+
 @roles_required(*KEEPERS)
 async def add_office(request: web.Request) -> web.StreamResponse:
     entity_id = path_int(request, "entity_id")
@@ -201,17 +219,7 @@ async def add_office(request: web.Request) -> web.StreamResponse:
             ("email", "correo"),
         )
     }
-    try:
-        await d.add_office(
-            request.config_dict[UOW],
-            actor=actor_of(request),
-            entity_id=entity_id,
-            values=values,
-            now=request.config_dict[CLOCK](),
-        )
-    except DomainError as err:
-        return await _entity_page(request, entity_id, error=str(err), status=400)
-    raise _back(f"/directorio/entidades/{entity_id}", "Oficina agregada.")
+    return await _add_to_entity(request, entity_id, d.add_office, values, "Oficina agregada.")
 
 
 @roles_required(*KEEPERS)
@@ -226,17 +234,7 @@ async def add_contact(request: web.Request) -> web.StreamResponse:
         "email": text_field(form, "correo", max_length=200),
         "office_id": int_field(form, "oficina"),
     }
-    try:
-        await d.add_contact(
-            request.config_dict[UOW],
-            actor=actor_of(request),
-            entity_id=entity_id,
-            values=values,
-            now=request.config_dict[CLOCK](),
-        )
-    except DomainError as err:
-        return await _entity_page(request, entity_id, error=str(err), status=400)
-    raise _back(f"/directorio/entidades/{entity_id}", "Contacto agregado.")
+    return await _add_to_entity(request, entity_id, d.add_contact, values, "Contacto agregado.")
 
 
 @roles_required(*KEEPERS)

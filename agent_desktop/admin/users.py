@@ -4,6 +4,8 @@ audit."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -97,6 +99,15 @@ def _done(message: str) -> web.HTTPFound:
     return web.HTTPFound(f"/admin/usuarios?hecho={quote(message)}")
 
 
+def _scope_fields(form) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The scope fields of the create and role forms: entity, office, phone interface."""
+    return {
+        "entity_id": int_field(form, "entidad"),
+        "office_id": int_field(form, "oficina"),
+        "phone_interface": text_field(form, "interfaz", max_length=80) or None,
+    }
+
+
 @roles_required(Role.ADMIN)
 async def create_user(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
@@ -110,9 +121,7 @@ async def create_user(request: web.Request) -> web.StreamResponse:
             role=user_admin.parse_role(text_field(form, "rol", max_length=20)),
             password=text_field(form, "contrasena", max_length=200),
             now=request.config_dict[CLOCK](),
-            entity_id=int_field(form, "entidad"),
-            office_id=int_field(form, "oficina"),
-            phone_interface=text_field(form, "interfaz", max_length=80) or None,
+            **_scope_fields(form),
         )
     except DomainError as err:
         return await _users_page(request, error=str(err), status=400)
@@ -130,9 +139,7 @@ async def set_role(request: web.Request) -> web.StreamResponse:
             username=username,
             role=user_admin.parse_role(text_field(form, "rol", max_length=20)),
             now=request.config_dict[CLOCK](),
-            entity_id=int_field(form, "entidad"),
-            office_id=int_field(form, "oficina"),
-            phone_interface=text_field(form, "interfaz", max_length=80) or None,
+            **_scope_fields(form),
         )
     except DomainError as err:
         return await _users_page(request, error=str(err), status=400)

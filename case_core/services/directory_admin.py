@@ -415,6 +415,11 @@ async def update_entity(
         await uow.commit()
 
 
+def _optional_text(values: dict[str, Any], key: str, limit: int) -> str | None:
+    """An optional directory text: trimmed, cut at its column size; empty is stored as NULL."""
+    return str(values.get(key) or "").strip()[:limit] or None
+
+
 async def add_office(
     uow_factory: UnitOfWorkFactory,
     *,
@@ -442,12 +447,12 @@ async def add_office(
             entity_id=entity_id,
             name=name,
             kind=kind,
-            province=(str(values.get("province") or "").strip()[:60] or None),
-            district=(str(values.get("district") or "").strip()[:80] or None),
-            address=(str(values.get("address") or "").strip()[:1000] or None),
-            hours=(str(values.get("hours") or "").strip()[:200] or None),
-            phones=(str(values.get("phones") or "").strip()[:200] or None),
-            email=(str(values.get("email") or "").strip()[:200] or None),
+            province=_optional_text(values, "province", 60),
+            district=_optional_text(values, "district", 80),
+            address=_optional_text(values, "address", 1000),
+            hours=_optional_text(values, "hours", 200),
+            phones=_optional_text(values, "phones", 200),
+            email=_optional_text(values, "email", 200),
             active=True,
         )
         uow.session.add(row)
@@ -490,9 +495,9 @@ async def add_contact(
             entity_id=entity_id,
             office_id=office_id,
             name=name,
-            position=(str(values.get("position") or "").strip()[:120] or None),
-            phone=(str(values.get("phone") or "").strip()[:40] or None),
-            email=(str(values.get("email") or "").strip()[:200] or None),
+            position=_optional_text(values, "position", 120),
+            phone=_optional_text(values, "phone", 40),
+            email=_optional_text(values, "email", 200),
             active=True,
         )
         uow.session.add(row)
