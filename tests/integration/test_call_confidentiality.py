@@ -15,7 +15,14 @@ from case_core.db.models import CallbackRow, CallRow, CaseRow, IvrSessionRow
 from tests.integration.test_recordings import NOW, World, write_wav
 from tests.integration.test_recordings import world as world  # noqa: F401  (fixture)
 
-LINKS = ["own_call", "callback_leg", "ivr_status_query", "ivr_callback_session"]
+LINKS = [
+    "own_call",
+    "callback_leg",
+    "ivr_status_query",
+    "ivr_callback_session",
+    "merged_duplicate",  # the call's case was merged into a confidential case
+    "sensitive_case",  # the call's own case is marked sensitive (protected as confidential)
+]
 
 
 async def _case(w: World, *, confidential: bool, number: str, call_id=None) -> int:
@@ -60,7 +67,15 @@ async def _linked_call(w: World, link: str, *, confidential: bool, n: int) -> in
     rel = f"2026/11/25/{uniqueid}.wav"
     write_wav(w.root / rel, seconds=0.3)
     number = f"20260{n:05d}"
-    case_id = await _case(w, confidential=confidential, number=number)
+    # For these two links the call's own case is not confidential: the merge or the
+    # sensitive mark is what must protect it.
+    own_confidential = confidential and link not in ("merged_duplicate", "sensitive_case")
+    case_id = await _case(w, confidential=own_confidential, number=number)
+    survivor_id = (
+        await _case(w, confidential=confidential, number=f"20261{n:05d}")
+        if link == "merged_duplicate"
+        else None
+    )
     callback_id = await _callback(w, case_id) if "callback" in link else None
     async with w.uow_factory() as uow:
         call = CallRow(
@@ -76,9 +91,11 @@ async def _linked_call(w: World, link: str, *, confidential: bool, n: int) -> in
         )
         uow.session.add(call)
         await uow.session.flush()
-        if link == "own_call":
+        if link in ("own_call", "merged_duplicate", "sensitive_case"):
             case = await uow.session.get(CaseRow, case_id)
             case.call_id = call.id
+            case.merged_into_case_id = survivor_id
+            case.sensitive = confidential and link == "sensitive_case"
         if link.startswith("ivr_"):
             uow.session.add(
                 IvrSessionRow(
