@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -42,9 +43,16 @@ from agent_desktop.pop_bus import POP_CHANNEL, PopListener, get_pop
 from agent_desktop.ports import CallControl, QueueControl
 from agent_desktop.presence import PRESENCE, Presence
 from agent_desktop.quality import setup_quality_routes
+from agent_desktop.session_watch import SESSION_WATCH, SessionWatch
 from agent_desktop.text import install as install_text_filters
 from agent_desktop.wrapup import setup_wrapup_routes
-from agent_desktop.ws import HUB, Hub, initial_messages, websocket_handler
+from agent_desktop.ws import (
+    HUB,
+    Hub,
+    initial_messages,
+    session_check_period,
+    websocket_handler,
+)
 from cac311.config import Settings
 from case_core.db.outage import is_database_outage
 from case_core.db.uow import UnitOfWorkFactory
@@ -121,8 +129,9 @@ async def error_middleware(
         if not is_database_outage(err):
             raise
         # A database outage is a 503 page in Spanish, never a traceback (issue 15, finding 9).
-        log.warning("database unavailable for %s %s: %s", request.method, request.path,
-                    type(err).__name__)
+        log.warning(
+            "database unavailable for %s %s: %s", request.method, request.path, type(err).__name__
+        )
         response = _error_response(request, 503, DATABASE_DOWN)
         response.headers["Retry-After"] = "30"
         return response
@@ -144,17 +153,32 @@ def _pg_dsn(engine: AsyncEngine) -> str:
 async def _listener_ctx(app: web.Application) -> AsyncIterator[None]:
     uow_factory, hub = app[UOW], app[HUB]
 
-    async def on_notify(channel: str, ident: int) -> None:
+    # The newest agent state pushed per interface: a notice older than it is not pushed
+    # (what the browser shows is the latest state, as ``latest_agent_state`` reads it).
+    pushed_states: dict[str, tuple[datetime, int]] = {}
+
+    async def on_notify(channel: str, notice: Any) -> None:
         if channel == POP_CHANNEL:
-            pop = await get_pop(uow_factory, ident)
+            if notice.message is not None:  # the notification carries the message
+                hub.send_to_interface(notice.interface, notice.message)
+                return
+            pop = await get_pop(uow_factory, notice.pop_id)
             if pop is not None:
                 hub.send_to_interface(pop.agent_interface, pop.message())
             return
-        event = await agent_state_by_id(uow_factory, ident)
+        if notice.state is not None:
+            interface, key = notice.state["interface"], (notice.at, notice.event_id)
+            if interface in pushed_states and key < pushed_states[interface]:
+                return
+            pushed_states[interface] = key
+            hub.send_to_interface(interface, {"type": "agent_state", **notice.state})
+            return
+        event = await agent_state_by_id(uow_factory, notice.event_id)
         if event is None:
             return
         latest = await latest_agent_state(uow_factory, event.interface)
         if latest is not None:
+            pushed_states[latest.interface] = (latest.at, 0)
             hub.send_to_interface(event.interface, {"type": "agent_state", **latest.to_json()})
 
     async def on_reconnect() -> None:
@@ -202,10 +226,12 @@ def init_app(
     )
     install_text_filters(app[TEMPLATES])
     app[HUB] = Hub()
+    app[SESSION_WATCH] = SessionWatch(uow_factory, clock, session_check_period)
     app[PRESENCE] = Presence()
     app.cleanup_ctx.append(_listener_ctx)
     app.on_shutdown.append(_close_sockets)
     app.on_shutdown.append(app[PRESENCE].close)
+    app.on_shutdown.append(lambda app: app[SESSION_WATCH].close())
     app.on_response_prepare.append(_security_headers)
 
     r = app.router

@@ -1,34 +1,44 @@
 """Screen pops across processes: stored in ``screen_pops``, announced by LISTEN/NOTIFY.
 
-The AMI listener (any process) calls :func:`publish_pop`; the row insert and
-``pg_notify('cac311_pop', '<pop id>')`` share one transaction, so a notification is only
-ever sent for a committed pop. The web process listens on its own asyncpg connection
-(:class:`PopListener`; the pool's connections are never used for LISTEN) and delivers each
-pop to the agent's sockets. NOTIFY is not durable: after the listening connection is
-re-established, ``on_reconnect`` lets the web side re-send every agent's current pop.
-Payloads are only ids: the row is the message.
+The AMI listener (any process) calls :func:`publish_pop`; the row insert and its
+``pg_notify('cac311_pop', …)`` share one transaction, so a notification is only ever sent for
+a committed pop. The web process listens on its own asyncpg connection (:class:`PopListener`;
+the pool's connections are never used for LISTEN) and delivers each pop to the agent's
+sockets. NOTIFY is not durable: after the listening connection is re-established,
+``on_reconnect`` lets the web side re-send every agent's current pop.
+
+The row is the record; the notification carries a copy of the message (a
+:class:`Notification`: id, agent interface and what the browser receives), so the web side
+delivers a pop without reading the database: with 500 sockets and a busy pool, a read per
+pop was the tail of the pop's latency (issue 18). A message larger than PostgreSQL's payload
+limit (8,000 bytes) is announced by its id alone and read from the table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import DateTime, Text
 
 from agent_desktop.pg_listen import PgListener
 from case_core.db.models.desktop import ScreenPopRow
 from case_core.db.uow import UnitOfWorkFactory
-from case_core.services.agents import AGENT_STATE_CHANNEL
+from case_core.services.agents import AGENT_STATE_CHANNEL, parse_agent_state_notice
 
 log = logging.getLogger(__name__)
 
 POP_CHANNEL = "cac311_pop"
+#: PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more.
+MAX_NOTIFY_BYTES = 7_900
 
 
 @dataclass(frozen=True)
@@ -62,10 +72,60 @@ def _stored(row: ScreenPopRow) -> StoredPop:
     )
 
 
-async def _notify(uow: Any, channel: str, pop_id: int) -> None:
-    await uow.session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": str(pop_id)}
+@dataclass(frozen=True)
+class Notification:
+    """What one ``cac311_pop`` notification says: the pop's id, and when the payload could
+    carry them, its agent interface and the browser's message (else read the row)."""
+
+    pop_id: int
+    interface: str | None = None
+    message: dict[str, Any] | None = None
+
+
+def notification_payload(pop_id: int, interface: str, message: dict[str, Any]) -> str:
+    """The NOTIFY payload for a pop's message: JSON, or the bare id when too large."""
+    payload = json.dumps(
+        {"id": pop_id, "interface": interface, "message": message},
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
+    return payload if len(payload.encode()) < MAX_NOTIFY_BYTES else str(pop_id)
+
+
+def parse_notification(payload: str) -> Notification:
+    """Read a ``cac311_pop`` payload (JSON or a bare id); ValueError when malformed."""
+    if not payload.startswith("{"):
+        return Notification(int(payload))
+    data = json.loads(payload)
+    pop_id, interface, message = data.get("id"), data.get("interface"), data.get("message")
+    if not isinstance(pop_id, int) or not isinstance(interface, str):
+        raise ValueError("pop notification without id or interface")
+    if not isinstance(message, dict):
+        raise ValueError("pop notification without a message")
+    return Notification(pop_id, interface, message)
+
+
+_NOTIFY_ALL = text(
+    "SELECT pg_notify(:channel, p) FROM unnest(:payloads) WITH ORDINALITY AS n(p, i) ORDER BY i"
+).bindparams(bindparam("payloads", type_=ARRAY(Text)))
+
+# One statement: close the agent's open pops (an agent has one live call), insert the new one.
+_PUBLISH = text(
+    """
+WITH stale AS (
+    UPDATE screen_pops SET closed_at = :now
+    WHERE agent_interface = :interface AND closed_at IS NULL
+    RETURNING id
+), fresh AS (
+    INSERT INTO screen_pops (agent_interface, user_id, call_uniqueid, linkedid, payload,
+                             created_at)
+    VALUES (:interface, (SELECT id FROM users WHERE phone_interface = :interface),
+            :uniqueid, :linkedid, CAST(:payload AS jsonb), :now)
+    RETURNING id
+)
+SELECT (SELECT id FROM fresh) AS id, ARRAY(SELECT id FROM stale ORDER BY id) AS stale
+"""
+)
 
 
 async def publish_pop(
@@ -74,56 +134,71 @@ async def publish_pop(
     """Store ``pop`` (from ``build_pop``) as the agent's open pop and notify; returns its id.
 
     An agent has one live call: an older pop of the same interface still open is closed.
+    Two statements and a commit (the pop's latency is mostly round trips).
     """
     call = pop["call"]
     interface = call["agent_interface"]
     now = now or datetime.now(UTC)
     async with uow_factory() as uow:
-        user = await uow.users.by_interface(interface)
-        stale = await uow.session.scalars(
-            update(ScreenPopRow)
-            .where(ScreenPopRow.agent_interface == interface, ScreenPopRow.closed_at.is_(None))
-            .values(closed_at=now)
-            .returning(ScreenPopRow.id)
-        )
-        stale_ids = list(stale)
-        row = ScreenPopRow(
-            agent_interface=interface,
-            user_id=user.id if user is not None else None,
-            call_uniqueid=call["uniqueid"],
-            linkedid=call.get("linkedid"),
-            payload=pop,
-            created_at=now,
-        )
-        uow.session.add(row)
-        await uow.session.flush()
-        for stale_id in stale_ids:
-            await _notify(uow, POP_CHANNEL, stale_id)
-        await _notify(uow, POP_CHANNEL, row.id)
+        found = (
+            await uow.session.execute(
+                _PUBLISH,
+                {
+                    "now": now,
+                    "interface": interface,
+                    "uniqueid": call["uniqueid"],
+                    "linkedid": call.get("linkedid"),
+                    "payload": json.dumps(pop, ensure_ascii=False),
+                },
+            )
+        ).one()
+        pop_id, stale_ids = found.id, list(found.stale)
+        payloads = [
+            notification_payload(i, interface, {"type": "pop_closed", "pop_id": i})
+            for i in stale_ids
+        ]
+        message = {"type": "pop", "pop_id": pop_id, "pop": pop}  # as StoredPop.message()
+        payloads.append(notification_payload(pop_id, interface, message))
+        await uow.session.execute(_NOTIFY_ALL, {"channel": POP_CHANNEL, "payloads": payloads})
         await uow.commit()
-        return row.id
+        return pop_id
+
+
+_CLOSE = text(
+    """
+UPDATE screen_pops p SET closed_at = e.at
+FROM unnest(:uniqueids, :ats) AS e(uniqueid, at)
+WHERE p.closed_at IS NULL AND (p.call_uniqueid = e.uniqueid OR p.linkedid = e.uniqueid)
+RETURNING p.id, p.agent_interface
+"""
+).bindparams(
+    bindparam("uniqueids", type_=ARRAY(Text)), bindparam("ats", type_=ARRAY(DateTime(True)))
+)
+
+
+async def close_pops(
+    uow_factory: UnitOfWorkFactory, ended: list[tuple[str, datetime]]
+) -> list[int]:
+    """Mark the open pops of ended calls closed, ``(uniqueid or linkedid, ended at)`` each,
+    in one statement (the AMI bridge closes a batch of calls at once); returns their ids."""
+    if not ended:
+        return []
+    async with uow_factory() as uow:
+        params = {"uniqueids": [u for u, _ in ended], "ats": [at for _, at in ended]}
+        closed = sorted((await uow.session.execute(_CLOSE, params)).all())
+        if closed:
+            payloads = [
+                notification_payload(i, interface, {"type": "pop_closed", "pop_id": i})
+                for i, interface in closed
+            ]
+            await uow.session.execute(_NOTIFY_ALL, {"channel": POP_CHANNEL, "payloads": payloads})
+        await uow.commit()
+        return [i for i, _ in closed]
 
 
 async def close_pop(uow_factory: UnitOfWorkFactory, call_uniqueid: str, at: datetime) -> list[int]:
     """Mark the open pops of a call ended (AgentComplete/Hangup of its uniqueid or linkedid)."""
-    async with uow_factory() as uow:
-        closed = await uow.session.scalars(
-            update(ScreenPopRow)
-            .where(
-                or_(
-                    ScreenPopRow.call_uniqueid == call_uniqueid,
-                    ScreenPopRow.linkedid == call_uniqueid,
-                ),
-                ScreenPopRow.closed_at.is_(None),
-            )
-            .values(closed_at=at)
-            .returning(ScreenPopRow.id)
-        )
-        ids = list(closed)
-        for pop_id in ids:
-            await _notify(uow, POP_CHANNEL, pop_id)
-        await uow.commit()
-        return ids
+    return await close_pops(uow_factory, [(call_uniqueid, at)])
 
 
 async def get_pop(uow_factory: UnitOfWorkFactory, pop_id: int) -> StoredPop | None:
@@ -146,7 +221,7 @@ async def current_pop(uow_factory: UnitOfWorkFactory, agent_interface: str) -> S
         return None if row is None else _stored(row)
 
 
-Notified = Callable[[str, int], Awaitable[None]]
+Notified = Callable[[str, Any], Awaitable[None]]
 
 
 class PopListener:
@@ -165,7 +240,7 @@ class PopListener:
     ) -> None:
         self._on_notify = on_notify
         self._on_reconnect = on_reconnect
-        self._inbox: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
         self._listen = PgListener(
             dsn,
             (POP_CHANNEL, AGENT_STATE_CHANNEL),
@@ -200,9 +275,12 @@ class PopListener:
                 await self._dispatcher
 
     def _received(self, channel: str, payload: str) -> None:
+        """Queue a notification as ``(channel, Notification)`` for pops and ``(channel,
+        AgentStateNotice)`` for agent states (see their parsers)."""
+        parse = parse_notification if channel == POP_CHANNEL else parse_agent_state_notice
         try:
-            self._inbox.put_nowait((channel, int(payload)))
-        except ValueError:
+            self._inbox.put_nowait((channel, parse(payload)))
+        except (ValueError, TypeError, KeyError):
             log.warning("ignoring a malformed %s notification", channel)
 
     def _connected(self, connections: int) -> None:

@@ -13,7 +13,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import BigInteger
 
 from case_core.db.models import UserRow
 from case_core.db.models.desktop import WebSessionRow
@@ -119,6 +121,34 @@ async def keep_alive(uow_factory: UnitOfWorkFactory, session_id: int, *, now: da
         row.last_seen_at = now
         await uow.commit()
         return True
+
+
+_KEEP_ALIVE_MANY = (
+    text(
+        """
+DELETE FROM web_sessions s USING users u
+WHERE s.id = ANY(:ids) AND u.id = s.user_id AND (s.expires_at <= :now OR NOT u.active)
+"""
+    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
+    text(
+        "UPDATE web_sessions SET last_seen_at = :now WHERE id = ANY(:ids) RETURNING id"
+    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
+)
+
+
+async def keep_alive_many(
+    uow_factory: UnitOfWorkFactory, session_ids: list[int], *, now: datetime
+) -> set[int]:
+    """:func:`keep_alive` for many live sockets in one transaction: the ids still valid
+    (touched); the ended ones are deleted, the unknown ones left out."""
+    if not session_ids:
+        return set()
+    end, touch = _KEEP_ALIVE_MANY
+    async with uow_factory() as uow:
+        await uow.session.execute(end, {"ids": session_ids, "now": now})
+        alive = set((await uow.session.scalars(touch, {"ids": session_ids, "now": now})).all())
+        await uow.commit()
+    return alive
 
 
 async def end_session(uow_factory: UnitOfWorkFactory, token: str) -> None:

@@ -25,7 +25,8 @@ from agent_desktop.csrf import tokens_match
 from agent_desktop.keys import CLOCK, IDLE_TIMEOUT, SETTINGS, UOW
 from agent_desktop.pop_bus import current_pop
 from agent_desktop.presence import PRESENCE, leave_queue
-from agent_desktop.sessions import SessionInfo, keep_alive, load_session
+from agent_desktop.session_watch import SESSION_WATCH
+from agent_desktop.sessions import SessionInfo, load_session
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.errors import DomainError
 from case_core.domain.roles import can_use_desktop
@@ -140,27 +141,26 @@ SESSION_CHECK_SECONDS = 30.0
 EXPIRED = {"type": "expired", "message": "Su sesión terminó. Inicie sesión de nuevo."}
 
 
+def session_check_period() -> float:
+    """Seconds between two checks of the live sockets' sessions (tests shorten it)."""
+    return SESSION_CHECK_SECONDS
+
+
 async def watch_session(
     request: web.Request, info: SessionInfo, ws: web.WebSocketResponse, client: Client
 ) -> None:
     """Close a live socket once its session ends (logout, expiry, user deactivated): the
-    session is otherwise checked only when the socket opens."""
-    config = request.config_dict
-    while not ws.closed:
-        await asyncio.sleep(SESSION_CHECK_SECONDS)
-        try:
-            alive = await keep_alive(config[UOW], info.id, now=config[CLOCK]())
-        except Exception:  # database briefly unreachable: check again later
-            log.warning("could not check a live socket's session")
-            continue
-        if not alive:
-            # The session ended (expiry, logout elsewhere, user deactivated): leave the queue.
-            request.config_dict[PRESENCE].forget(info.phone_interface)
-            await leave_queue(request.config_dict, info.phone_interface, "session ended")
-            client.offer(EXPIRED)
-            await asyncio.sleep(0.1)  # let the writer send the notice
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
-            return
+    session is otherwise checked only when the socket opens. One batched check per web
+    process serves every socket (``agent_desktop.session_watch``)."""
+    await request.config_dict[SESSION_WATCH].until_ended(info.id)
+    if ws.closed:
+        return
+    # The session ended (expiry, logout elsewhere, user deactivated): leave the queue.
+    request.config_dict[PRESENCE].forget(info.phone_interface)
+    await leave_queue(request.config_dict, info.phone_interface, "session ended")
+    client.offer(EXPIRED)
+    await asyncio.sleep(0.1)  # let the writer send the notice
+    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
 
 
 async def websocket_handler(request: web.Request) -> web.StreamResponse:

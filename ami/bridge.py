@@ -11,8 +11,10 @@ It subscribes to one AmiClient per Asterisk server and, in event order:
   (``case_core.services.agents.record_agent_state``);
 - records when the AMI link goes down and up, so metrics flag incomplete intervals.
 
-Pops go first: an AgentConnect starts a task that builds and publishes the pop (a few at
-once), so the next events do not wait for its queries. Call rows are written behind, by one
+Pops go first: the caller's side of the pop (identity, IVR choices, history) is gathered
+while the caller waits in the queue (``gather_caller``, from the queue join), so an
+AgentConnect starts a task that only adds the agent and publishes the pop (a few at once);
+the next events do not wait for its queries. Call rows are written behind, by one
 writer task that keeps only the latest snapshot of each call (a snapshot is the whole row, so
 coalescing loses nothing) and stores up to ``write_batch`` calls per statement. Agent states
 are written behind too, in event order, by one state writer. Under a burst of events the
@@ -32,6 +34,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -50,12 +53,19 @@ from ami.tracker import CallRecord, CallTracker, CallUpdate
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.phone import caller_id_candidates
 from case_core.domain.privacy import caller_hash
+from case_core.services.agents import AgentState, ReportedState, state_from_member
 from case_core.services.calls import CallSnapshot, save_calls
+from case_core.services.screen_pop import CallerFacts
 
 log = logging.getLogger(__name__)
 
 #: Most pops and agent-state writes kept while the database is down (oldest dropped first).
 MAX_BACKLOG = 10_000
+#: Caller facts gathered at the queue join are used for the pop when at most this old (a
+#: citizen's history rarely changes while they wait; a longer wait gathers them again).
+PREFETCH_MAX_AGE = 60.0
+#: Calls waiting in the queue whose caller facts are kept (oldest dropped first).
+MAX_PREFETCHED = 5_000
 
 
 def snapshot_of(record: CallRecord, caller_hash_key: bytes | None = None) -> CallSnapshot:
@@ -92,6 +102,30 @@ def snapshot_of(record: CallRecord, caller_hash_key: bytes | None = None) -> Cal
     )
 
 
+def _reported_state(event: QueueMemberEvent) -> ReportedState:
+    """The agent state a queue-member event reports."""
+    if isinstance(event, QueueMemberRemoved):
+        state = AgentState.LOGGED_OUT
+    else:
+        state = state_from_member(status=event.status, paused=event.paused, in_call=event.in_call)
+    source = "QueueMemberAdded" if isinstance(event, QueueMemberAdded) else type(event).__name__
+    return ReportedState(
+        event.interface, state, event.paused_reason or None, event.received_at, source
+    )
+
+
+def _member_state(member: QueueMember, at: datetime) -> ReportedState:
+    """The agent state of a member listed by a Resync's QueueStatus."""
+    state = state_from_member(status=member.status, paused=member.paused, in_call=member.in_call)
+    return ReportedState(member.interface, state, member.paused_reason or None, at, "resync")
+
+
+def _ivr_key(record: CallRecord) -> tuple[tuple[str, str], ...]:
+    """The IVR variables a pop depends on, comparable between the queue join and the
+    answer."""
+    return tuple(sorted(record.ivr_vars))
+
+
 def _stored_number(caller_id: str | None) -> str | None:
     """The caller ID as calls store it: E.164 when it is a phone number (so a citizen's calls
     are found by their phones), else as sent, cut to its column (it comes from the trunk)."""
@@ -99,6 +133,10 @@ def _stored_number(caller_id: str | None) -> str | None:
         return None
     candidates = caller_id_candidates(caller_id)
     return candidates[0] if candidates else caller_id[:40]
+
+
+class _LatePopsFirst(Exception):
+    """Pops wait for the database: they are delivered before more call rows are written."""
 
 
 class AmiBridge:
@@ -129,9 +167,19 @@ class AmiBridge:
         self._idle.set()
         self.retry_delay_max = 10.0
         self.write_batch = 100
+        # How long the call writer lets updates gather before a write: a call's events come
+        # in bursts (a real answered call updates its row dozens of times), and one write
+        # of the latest snapshot replaces them all (issue 18). Rows stay behind by this much.
+        self.write_linger = 0.05
         # Pops being built and published, by call; at most 8 at once.
         self._pops: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._pop_slots = asyncio.Semaphore(8)
+        # Caller facts gathered while the caller waits, by call: (when, IVR variables, task).
+        self._facts: dict[
+            tuple[str, str], tuple[float, tuple[tuple[str, str], ...], asyncio.Task[CallerFacts]]
+        ] = {}
+        self._facts_slots = asyncio.Semaphore(4)  # fewer than the pops': pops come first
+        self.prefetch_used = 0
         # Pops that failed while the database was down, delivered late, in order, by the writer.
         self._late: deque[CallRecord] = deque(maxlen=MAX_BACKLOG)
         self.late_pops = 0
@@ -165,11 +213,12 @@ class AmiBridge:
         """Process one event completely before the next (the client awaits this)."""
         try:
             if isinstance(event, Resync):
-                self._state_write(lambda: self._members(event.members, event.received_at))
+                for member in event.members:
+                    self._state_write(_member_state(member, event.received_at))
                 self._state_write(lambda: self._reconcile(event))
                 self._state_write(lambda: self._absent_members(event))
             elif isinstance(event, QueueMemberEvent):
-                self._state_write(lambda: self._member_event(event))
+                self._state_write(_reported_state(event))
             for update in self.tracker.handle(event):
                 await self._call_update(update)
         except Exception:
@@ -184,6 +233,10 @@ class AmiBridge:
         self._idle.clear()
         self._wake.set()
         self._ensure_writer()
+        if update.change == "queued" and record.ended_at is None:
+            self._prefetch(record)
+        elif record.ended_at is not None:
+            self._forget_facts(record.key)
         if update.change == "answered" and record.agent_interface and record.ended_at is None:
             if self._late:  # older pops wait for the database: keep the order
                 self._late.append(record)
@@ -209,22 +262,67 @@ class AmiBridge:
         finally:
             self._pop_slots.release()
 
+    def _prefetch(self, record: CallRecord) -> None:
+        """Start gathering the caller's facts for the pop while they wait in the queue."""
+        self._forget_facts(record.key)  # a re-queued call gathers them again
+        while len(self._facts) >= MAX_PREFETCHED:
+            self._forget_facts(next(iter(self._facts)))
+        task = asyncio.get_running_loop().create_task(
+            self._gather(record), name=f"pop-facts-{record.uniqueid}"
+        )
+        # A failure is seen (and the facts gathered again) by the pop that awaits it.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._facts[record.key] = (time.monotonic(), _ivr_key(record), task)
+
+    async def _gather(self, record: CallRecord) -> CallerFacts:
+        from case_core.services.screen_pop import gather_caller
+
+        async with self._facts_slots:
+            return await gather_caller(
+                self._uow_factory,
+                call_uniqueid=record.uniqueid,
+                linkedid=record.linkedid,
+                caller_number=record.caller_number,
+                ivr_variables=dict(record.ivr),
+            )
+
+    def _forget_facts(self, key: tuple[str, str]) -> None:
+        entry = self._facts.pop(key, None)
+        if entry is not None:
+            entry[2].cancel()
+
+    async def _caller_facts(self, record: CallRecord) -> CallerFacts:
+        """The facts gathered at the queue join when still fresh and for the same IVR
+        choices; else gathered now."""
+        entry = self._facts.pop(record.key, None)
+        if entry is not None:
+            at, ivr, task = entry
+            if ivr == _ivr_key(record) and time.monotonic() - at <= PREFETCH_MAX_AGE:
+                with contextlib.suppress(Exception):  # e.g. the database was down then
+                    facts = await task
+                    self.prefetch_used += 1
+                    return facts
+            else:
+                task.cancel()
+        return await self._gather(record)
+
     def _pop_done(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
         if self._pops.get(key) is task:
             del self._pops[key]
 
     async def _publish(self, record: CallRecord, *, late: bool = False) -> None:
         from agent_desktop.pop_bus import publish_pop
-        from case_core.services.screen_pop import build_pop
+        from case_core.services.screen_pop import agent_actor, assemble_pop
 
         connected_at = record.answered_at or record.last_event_at
-        pop = await build_pop(
-            self._uow_factory,
+        facts = await self._caller_facts(record)
+        pop = assemble_pop(
+            facts,
+            await agent_actor(self._uow_factory, record.agent_interface),  # type: ignore[arg-type]
             call_uniqueid=record.uniqueid,
             linkedid=record.linkedid,
             caller_number=record.caller_number,
             agent_interface=record.agent_interface,  # type: ignore[arg-type]
-            ivr_variables=dict(record.ivr),
             connected_at=connected_at,  # type: ignore[arg-type]
             caller_channel=record.channel,
             server=record.server,
@@ -242,8 +340,9 @@ class AmiBridge:
             return
         await publish_pop(self._uow_factory, pop, now=record.answered_at)
 
-    def _state_write(self, write: Callable[[], Awaitable[None]]) -> None:
-        """Queue an agent-state write behind the earlier ones (written by one task, in order)."""
+    def _state_write(self, write: ReportedState | Callable[[], Awaitable[None]]) -> None:
+        """Queue an agent-state write behind the earlier ones (written by one task, in order):
+        a reported state, or a write to run (a Resync's reconciliations)."""
         self._states.append(write)
         if self._state_writer is None or self._state_writer.done():
             self._state_writer = asyncio.get_running_loop().create_task(
@@ -253,10 +352,24 @@ class AmiBridge:
     async def _write_states(self) -> None:
         """Write queued agent states oldest first; one that fails (the database is down)
         stays at the head and is retried with a growing delay, so none is lost."""
+        from case_core.services.agents import record_agent_states
+
         delay = 0.0
         while self._states:
+            head = self._states[0]
+            # Consecutive reported states go in one transaction (a call moves its agent
+            # through several); other writes run one at a time.
+            batch = list(
+                itertools.takewhile(
+                    lambda w: isinstance(w, ReportedState),
+                    itertools.islice(self._states, self.write_batch),
+                )
+            )
             try:
-                await self._states[0]()
+                if batch:
+                    await record_agent_states(self._uow_factory, batch)  # type: ignore[arg-type]
+                else:
+                    await head()  # type: ignore[operator]
             except Exception as exc:
                 self.errors += 1
                 log.warning("agent state queued, database unavailable (%s)", type(exc).__name__)
@@ -264,7 +377,8 @@ class AmiBridge:
                 await asyncio.sleep(delay)
                 continue
             delay = 0.0
-            self._states.popleft()
+            for _ in range(max(1, len(batch))):
+                self._states.popleft()
 
     def _ensure_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -274,12 +388,18 @@ class AmiBridge:
 
     async def _write_loop(self) -> None:
         delay = 0.0
+        lingered = False
         while True:
             if not (self._dirty or self._late):
                 self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if not lingered and self.write_linger > 0 and len(self._dirty) < self.write_batch:
+                lingered = True
+                await asyncio.sleep(self.write_linger)
+                continue  # look again: a pop may have failed meanwhile (late pops go first)
+            lingered = False
             if self._late:
                 try:
                     await self._flush_late_pops()
@@ -320,6 +440,8 @@ class AmiBridge:
         try:
             await self._write(batch)
             return set()
+        except _LatePopsFirst:
+            return {key for key, _ in batch}
         except Exception:
             self.errors += 1
             if len(batch) == 1:
@@ -336,16 +458,17 @@ class AmiBridge:
         return failed
 
     async def _write(self, batch: list[tuple[tuple[str, str], tuple[CallRecord, bool]]]) -> None:
-        from agent_desktop.pop_bus import close_pop
+        from agent_desktop.pop_bus import close_pops
 
         # A call's end is stored only after its pop was published and closed: whoever sees
-        # the ended row sees the closed pop (close_pop is idempotent, so a retry is harmless).
+        # the ended row sees the closed pop (closing is idempotent, so a retry is harmless).
         ended = [(key, record) for key, (record, _) in batch if record.ended_at is not None]
         pops = [self._pops[key] for key, _ in ended if key in self._pops]
         if pops:
             await asyncio.gather(*pops, return_exceptions=True)
-        for _, record in ended:
-            await close_pop(self._uow_factory, record.uniqueid, record.ended_at)  # type: ignore[arg-type]
+        if self._late:  # a pop failed meanwhile: it must be stored before its call's end
+            raise _LatePopsFirst()
+        await close_pops(self._uow_factory, [(r.uniqueid, r.ended_at) for _, r in ended])  # type: ignore[misc]
         await save_calls(
             self._uow_factory,
             [snapshot_of(record, self._caller_hash_key) for _, (record, _) in batch],
@@ -355,42 +478,9 @@ class AmiBridge:
                 for hook in self.on_call_ended:
                     await hook(record.server, record.uniqueid)
 
-    async def _member_event(self, event: QueueMemberEvent) -> None:
-        from case_core.services.agents import AgentState, record_agent_state, state_from_member
-
-        if isinstance(event, QueueMemberRemoved):
-            state = AgentState.LOGGED_OUT
-        else:
-            state = state_from_member(
-                status=event.status, paused=event.paused, in_call=event.in_call
-            )
-        source = type(event).__name__
-        if isinstance(event, QueueMemberAdded):
-            source = "QueueMemberAdded"
-        await record_agent_state(
-            self._uow_factory,
-            event.interface,
-            state,
-            event.paused_reason or None,
-            event.received_at,
-            source,
-        )
-
-    async def _members(self, members: tuple[QueueMember, ...], at: datetime) -> None:
-        from case_core.services.agents import record_agent_state, state_from_member
-
-        for member in members:
-            state = state_from_member(
-                status=member.status, paused=member.paused, in_call=member.in_call
-            )
-            reason = member.paused_reason or None
-            await record_agent_state(
-                self._uow_factory, member.interface, state, reason, at, "resync"
-            )
-
     async def _reconcile(self, snapshot: Resync) -> None:
         """Close the open call rows Asterisk no longer has (after a restart of ours or its)."""
-        from agent_desktop.pop_bus import close_pop
+        from agent_desktop.pop_bus import close_pops
         from case_core.services.calls import reconcile_open_calls
 
         live = {c.uniqueid for c in snapshot.channels} | {c.linkedid for c in snapshot.channels}
@@ -403,8 +493,7 @@ class AmiBridge:
             ended_at=snapshot.received_at,
             asterisk_restarted=snapshot.asterisk_restarted,
         )
-        for uniqueid in closed:
-            await close_pop(self._uow_factory, uniqueid, snapshot.received_at)
+        await close_pops(self._uow_factory, [(u, snapshot.received_at) for u in closed])
         if closed:
             log.info("AMI %s: %d open calls closed as end_unknown", snapshot.server, len(closed))
 
@@ -450,5 +539,7 @@ class AmiBridge:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
+        for key in list(self._facts):  # gathered for calls still waiting: not needed now
+            self._forget_facts(key)
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)

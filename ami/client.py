@@ -157,10 +157,15 @@ class _Pending:
 class _Link:
     """One TCP session: reader task, pending actions, per-connection facts."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        skip_events: Callable[[str, bytes], bool] | None = None,
+    ) -> None:
         self.reader = reader
         self.writer = writer
-        self.parser = AmiParser()
+        self.parser = AmiParser(skip_events=skip_events)
         self.pending: dict[str, _Pending] = {}
         self.closed = asyncio.Event()
         self.banner: Banner | None = None
@@ -599,7 +604,7 @@ class AmiClient:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(cfg.host, cfg.port), cfg.connect_timeout
         )
-        link = _Link(reader, writer)
+        link = _Link(reader, writer, self._skip_events)
         link.tasks.append(asyncio.get_running_loop().create_task(self._read_loop(link)))
         try:
             await self._request(
@@ -650,6 +655,16 @@ class AmiClient:
             log.warning("AMI %s: dropping the link: %s", self.config.server, exc)
         finally:
             link.close(reason)
+
+    def _skip_events(self, name: str, block: bytes) -> bool:
+        """Events the filter certainly drops are skipped unparsed (most of what a PBX
+        without manager.conf's filter sends); Shutdown never is (handled first)."""
+        event_filter = self.config.event_filter
+        return (
+            event_filter is not None
+            and name != "Shutdown"
+            and not event_filter.may_allow_raw(name, block)
+        )
 
     def _convert(self, message: Event, at: datetime) -> AmiEvent | None:
         try:

@@ -66,6 +66,16 @@ class FilterRule:
         return re.search(v, data) is not None  # regex
 
 
+def _may_match_raw(rule: FilterRule, block: bytes) -> bool:
+    if rule.header is None:
+        return True
+    header = b"\r\n" + rule.header.lower().encode() + b":"
+    if rule.method in ("exact", "starts_with"):
+        value = rule.value.lower().encode()
+        return header + b" " + value in block or header + value in block
+    return header in block
+
+
 def parse_rule(key: str, value: str) -> FilterRule:
     """One ``eventfilter(...) = value`` line (the key with its criteria)."""
     if not key.startswith("eventfilter(") or not key.endswith(")"):
@@ -116,6 +126,19 @@ class EventFilter:
                 return False
         excludes = self._excludes.get(event, []) + self._excludes.get(None, [])
         return not any(r.matches(event, pairs) for r in excludes)
+
+    def may_allow_raw(self, name: str, block: bytes) -> bool:
+        """False only when an event called ``name`` whose raw block, lowercased and starting
+        with ``\r\n``, is ``block`` is certainly dropped: no include rule could match it.
+
+        Conservative (case is ignored, and header rules other than ``none``, ``exact`` and
+        ``starts_with`` only ask that the header be there): True means "parse it and
+        decide with :meth:`allows`". The client uses it to skip, unparsed, most of what a
+        PBX without manager.conf's filter sends (issue 18)."""
+        if not self._includes:
+            return True
+        candidates = self._includes.get(name, []) + self._includes.get(None, [])
+        return any(_may_match_raw(rule, block) for rule in candidates)
 
     def event_names(self) -> set[str]:
         """The event names the include rules name (for documentation and tests)."""

@@ -120,11 +120,11 @@ async def _web(url: str, conn: Any) -> None:
 # ---- AMI process --------------------------------------------------------------------------
 
 
-def ami_process(url: str, ami_port: int, conn: Any) -> None:
-    asyncio.run(_ami(url, ami_port, conn))
+def ami_process(url: str, ami_port: int, conn: Any, profile: str | None = None) -> None:
+    asyncio.run(_ami(url, ami_port, conn, profile))
 
 
-async def _ami(url: str, ami_port: int, conn: Any) -> None:
+async def _ami(url: str, ami_port: int, conn: Any, profile: str | None = None) -> None:
     from zoneinfo import ZoneInfo
 
     import agent_desktop.pop_bus as bus
@@ -173,9 +173,18 @@ async def _ami(url: str, ami_port: int, conn: Any) -> None:
     await client.start()
     await client.wait_up(10)
     conn.send("ready")
+    profiler = None
+    if profile:  # --profile: cProfile of the AMI process during the traffic
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     cpu1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
     await client.stop()
     await bridge.drain()
     await engine.dispose()
@@ -537,7 +546,9 @@ async def main_async(args: argparse.Namespace) -> int:
     web = ctx.Process(target=web_process, args=(url, web_child), daemon=True)
     web.start()
     if args.path == "ami":
-        src = ctx.Process(target=ami_process, args=(url, sim.port, src_child), daemon=True)
+        src = ctx.Process(
+            target=ami_process, args=(url, sim.port, src_child, args.profile), daemon=True
+        )
     else:
         src = ctx.Process(
             target=publisher_process,
@@ -702,6 +713,11 @@ def main() -> int:
         type=float,
         default=30.0,
         help="max seconds to wait for the last pops (%(default)s)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write a cProfile of the AMI process during the traffic to FILE (pstats format)",
     )
     add_db_args(p, "cac311_bench_pop")
     return asyncio.run(main_async(p.parse_args()))

@@ -198,16 +198,8 @@ async def announcements_socket(request: web.Request) -> web.StreamResponse:
 
 async def _watch_session(request: web.Request, session_id: int, ws: web.WebSocketResponse) -> None:
     """Close the socket once its session ends (logout, expiry), as the desktop's /ws does."""
-    from agent_desktop.sessions import keep_alive
-    from agent_desktop.ws import SESSION_CHECK_SECONDS
+    from agent_desktop.session_watch import SESSION_WATCH
 
-    config = request.config_dict
-    while not ws.closed:
-        await asyncio.sleep(SESSION_CHECK_SECONDS)
-        try:
-            alive = await keep_alive(config[UOW], session_id, now=config[CLOCK]())
-        except Exception:  # database briefly unreachable: check again later
-            continue
-        if not alive:
-            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")
-            return
+    await request.config_dict[SESSION_WATCH].until_ended(session_id)
+    if not ws.closed:
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")

@@ -3,17 +3,23 @@
 The desktop never shows what the agent *asked* for (join, pause...), only what Asterisk
 reported back through AMI (QueueMemberAdded, QueueMemberPause, QueueMemberRemoved,
 QueueMemberStatus, or a QueueStatus re-read after a reconnect). The AMI listener calls
-:func:`record_agent_state`; the row insert and a ``pg_notify('cac311_agent_state', '<id>')``
+:func:`record_agent_state`; the row insert and a ``pg_notify('cac311_agent_state', …)``
 share one transaction, so a web server in another process pushes the change to the browser.
+The notification carries the event's id and its display form (:class:`AgentStateNotice`), so
+the web side does not read it back for every change.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import Text
 
 from case_core.db.models.desktop import AgentStateEventRow
 from case_core.db.uow import UnitOfWorkFactory
@@ -112,6 +118,16 @@ def view_of(row: AgentStateEventRow) -> AgentStateView:
     return AgentStateView(row.interface, state, label, row.reason, reason_label, row.at, row.source)
 
 
+class ReportedState(NamedTuple):
+    """One state Asterisk reported for a queue member, to store."""
+
+    interface: str
+    state: AgentState
+    reason: str | None
+    at: datetime
+    source: str
+
+
 async def record_agent_state(
     uow_factory: UnitOfWorkFactory,
     interface: str,
@@ -121,23 +137,71 @@ async def record_agent_state(
     source: str,
 ) -> int:
     """Store a state Asterisk reported for ``interface`` and notify web servers; returns its id."""
-    state = AgentState(state)
-    async with uow_factory() as uow:
-        row = AgentStateEventRow(
-            interface=interface,
-            state=state.value,
-            reason=(reason or None) if state is AgentState.PAUSED else None,
-            at=at,
-            source=source[:40],
+    reported = ReportedState(interface, AgentState(state), reason, at, source)
+    return (await record_agent_states(uow_factory, [reported]))[0]
+
+
+async def record_agent_states(
+    uow_factory: UnitOfWorkFactory, states: list[ReportedState]
+) -> list[int]:
+    """Store several reported states in order, in one transaction, with one notification
+    each (the AMI bridge writes a burst of member events at once); returns their ids."""
+    if not states:
+        return []
+    rows = [
+        AgentStateEventRow(
+            interface=s.interface,
+            state=AgentState(s.state).value,
+            reason=(s.reason or None) if AgentState(s.state) is AgentState.PAUSED else None,
+            at=s.at,
+            source=s.source[:40],
         )
-        uow.session.add(row)
+        for s in states
+    ]
+    async with uow_factory() as uow:
+        # One INSERT for the batch; ids come back in the rows' order.
+        uow.session.add_all(rows)
         await uow.session.flush()
+        payloads = [
+            json.dumps({"id": row.id, "state": view_of(row).to_json()}, ensure_ascii=False)
+            for row in rows
+        ]
         await uow.session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": AGENT_STATE_CHANNEL, "payload": str(row.id)},
+            text(
+                "SELECT pg_notify(:channel, p) FROM unnest(:payloads) WITH ORDINALITY AS n(p, i) "
+                "ORDER BY i"
+            ).bindparams(bindparam("payloads", type_=ARRAY(Text))),
+            {"channel": AGENT_STATE_CHANNEL, "payloads": payloads},
         )
         await uow.commit()
-        return row.id
+        return [row.id for row in rows]
+
+
+@dataclass(frozen=True)
+class AgentStateNotice:
+    """A ``cac311_agent_state`` notification: the event's id and, from this version on, the
+    state itself (``AgentStateView.to_json()``), so web processes need not read it back."""
+
+    event_id: int
+    state: dict | None = None
+
+    @property
+    def at(self) -> datetime | None:
+        return datetime.fromisoformat(self.state["at"]) if self.state else None
+
+
+def parse_agent_state_notice(payload: str) -> AgentStateNotice:
+    """Read a notification payload (JSON, or the bare id older writers send)."""
+    if not payload.startswith("{"):
+        return AgentStateNotice(int(payload))
+    data = json.loads(payload)
+    event_id, state = data.get("id"), data.get("state")
+    if not isinstance(event_id, int) or not isinstance(state, dict):
+        raise ValueError("agent state notification without id or state")
+    if not isinstance(state.get("interface"), str) or not isinstance(state.get("at"), str):
+        raise ValueError("agent state notification without interface or time")
+    datetime.fromisoformat(state["at"])  # a malformed time is a malformed notification
+    return AgentStateNotice(event_id, state)
 
 
 async def latest_agent_state(

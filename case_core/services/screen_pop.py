@@ -9,6 +9,7 @@ The result is a JSON-ready dict; times are ISO 8601 UTC plus a display form in `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,6 +156,109 @@ def _ivr_choices(session: IvrSessionRow | None, variables: dict[str, str]) -> di
     }
 
 
+@dataclass(frozen=True)
+class CallerFacts:
+    """What a pop says about the caller, gathered before an agent is known: the IVR's
+    choices, the identity and the citizen's previous cases (rows, filtered for the agent at
+    :func:`assemble_pop`, since confidentiality depends on who looks)."""
+
+    ivr: dict[str, Any]
+    identity: dict[str, Any]
+    case_rows: tuple[tuple[CaseRow, EntityRow], ...] = ()
+
+
+async def gather_caller(
+    uow_factory: UnitOfWorkFactory,
+    *,
+    call_uniqueid: str,
+    linkedid: str | None,
+    caller_number: str | None,
+    ivr_variables: dict,
+) -> CallerFacts:
+    """The caller's side of a pop (identity, IVR choices, history), with no agent yet: the
+    AMI bridge gathers it while the caller waits in the queue, so an AgentConnect only adds
+    the agent (issue 18)."""
+    variables = {str(k).upper(): str(v) for k, v in (ivr_variables or {}).items() if v is not None}
+    async with uow_factory() as uow:
+        session = await uow.ivr.latest_for_call(call_uniqueid, linkedid)
+        ivr = _ivr_choices(session, variables)
+        identity: dict[str, Any] = {"status": "unknown", "citizen": None, "candidates": []}
+        identity["cedula"] = ivr["cedula"]
+        if ivr["anonymous"]:
+            identity["status"] = "anonymous"
+            identity["cedula"] = None
+            return CallerFacts(ivr, identity)
+        row = None
+        if ivr["citizen_id"] is not None:
+            row = await uow.citizens.get(ivr["citizen_id"])
+        if row is None and ivr["cedula"]:
+            try:
+                row = await uow.citizens.by_cedula(str(parse_cedula(ivr["cedula"])))
+            except DomainError:
+                identity["cedula"] = None
+        if row is not None:
+            identity.update(status="ivr", citizen=citizen_json(row))
+            return CallerFacts(ivr, identity, tuple(await uow.cases.for_citizen(row.id)))
+    if identity["cedula"] or not caller_number:
+        return CallerFacts(ivr, identity)
+    matches = await identify_by_caller_id(uow_factory, caller_number)
+    async with uow_factory() as uow:
+        rows = [r for m in matches if (r := await uow.citizens.get(m.id)) is not None]
+        if len(rows) == 1:
+            identity.update(status="caller_id", citizen=citizen_json(rows[0]))
+            return CallerFacts(ivr, identity, tuple(await uow.cases.for_citizen(rows[0].id)))
+        if rows:
+            identity.update(status="multiple", candidates=[citizen_json(r) for r in rows])
+    return CallerFacts(ivr, identity)
+
+
+async def agent_actor(uow_factory: UnitOfWorkFactory, agent_interface: str) -> Actor:
+    """Who sees the pop: the user of ``agent_interface`` (an unknown phone sees as an agent)."""
+    async with uow_factory() as uow:
+        agent = await uow.users.by_interface(agent_interface)
+    if agent is None:
+        return Actor(None, agent_interface, Role.AGENT)
+    return Actor(agent.id, agent.username, Role(agent.role), agent.entity_id)
+
+
+def assemble_pop(
+    facts: CallerFacts,
+    actor: Actor,
+    *,
+    call_uniqueid: str,
+    linkedid: str | None,
+    caller_number: str | None,
+    agent_interface: str,
+    connected_at: datetime,
+    caller_channel: str | None = None,
+    server: str | None = None,
+    tz: ZoneInfo = PANAMA,
+    agent_channel: str | None = None,
+) -> dict[str, Any]:
+    """The pop's JSON for ``actor``'s desktop (pure: the caller's facts are gathered)."""
+    ivr = facts.ivr
+    identity = {**facts.identity, "label": IDENTITY_LABELS[facts.identity["status"]]}
+    cases = [case_json(c, e, actor, now=connected_at, tz=tz) for c, e in facts.case_rows]
+    return {
+        "version": 1,
+        "call": {
+            "uniqueid": call_uniqueid,
+            "linkedid": linkedid,
+            # An anonymous denuncia keeps the caller's number from the agent too.
+            "caller_number": None if ivr["anonymous"] else caller_number,
+            "channel": caller_channel,
+            "agent_channel": agent_channel,
+            "server": server,
+            "agent_interface": agent_interface,
+            "connected_at": connected_at.isoformat(),
+            "connected_at_local": _fmt_datetime(connected_at, tz),
+        },
+        "identity": identity,
+        "ivr": ivr,
+        "cases": cases,
+    }
+
+
 async def build_pop(
     uow_factory: UnitOfWorkFactory,
     *,
@@ -176,60 +280,23 @@ async def build_pop(
     ``agent_channel`` (the agent's leg, AgentConnect ``DestChannel``) lets the read-back keep
     the agent on the line while the caller hears the number.
     """
-    variables = {str(k).upper(): str(v) for k, v in (ivr_variables or {}).items() if v is not None}
-    async with uow_factory() as uow:
-        session = await uow.ivr.latest_for_call(call_uniqueid, linkedid)
-        agent = await uow.users.by_interface(agent_interface)
-    ivr = _ivr_choices(session, variables)
-    actor = (
-        Actor(agent.id, agent.username, Role(agent.role), agent.entity_id)
-        if agent is not None
-        else Actor(None, agent_interface, Role.AGENT)
+    facts = await gather_caller(
+        uow_factory,
+        call_uniqueid=call_uniqueid,
+        linkedid=linkedid,
+        caller_number=caller_number,
+        ivr_variables=ivr_variables,
     )
-    identity: dict[str, Any] = {"status": "unknown", "citizen": None, "candidates": []}
-    identity["cedula"] = ivr["cedula"]
-    cases: list[dict[str, Any]] = []
-    if ivr["anonymous"]:
-        identity["status"] = "anonymous"
-        identity["cedula"] = None
-    else:
-        async with uow_factory() as uow:
-            row = None
-            if ivr["citizen_id"] is not None:
-                row = await uow.citizens.get(ivr["citizen_id"])
-            if row is None and ivr["cedula"]:
-                try:
-                    row = await uow.citizens.by_cedula(str(parse_cedula(ivr["cedula"])))
-                except DomainError:
-                    identity["cedula"] = None
-            if row is not None:
-                identity.update(status="ivr", citizen=citizen_json(row))
-                cases = await _cases(uow, row.id, actor, now=connected_at, tz=tz)
-        if row is None and not identity["cedula"] and caller_number:
-            matches = await identify_by_caller_id(uow_factory, caller_number)
-            async with uow_factory() as uow:
-                rows = [r for m in matches if (r := await uow.citizens.get(m.id)) is not None]
-                if len(rows) == 1:
-                    identity.update(status="caller_id", citizen=citizen_json(rows[0]))
-                    cases = await _cases(uow, rows[0].id, actor, now=connected_at, tz=tz)
-                elif rows:
-                    identity.update(status="multiple", candidates=[citizen_json(r) for r in rows])
-    identity["label"] = IDENTITY_LABELS[identity["status"]]
-    return {
-        "version": 1,
-        "call": {
-            "uniqueid": call_uniqueid,
-            "linkedid": linkedid,
-            # An anonymous denuncia keeps the caller's number from the agent too.
-            "caller_number": None if ivr["anonymous"] else caller_number,
-            "channel": caller_channel,
-            "agent_channel": agent_channel,
-            "server": server,
-            "agent_interface": agent_interface,
-            "connected_at": connected_at.isoformat(),
-            "connected_at_local": _fmt_datetime(connected_at, tz),
-        },
-        "identity": identity,
-        "ivr": ivr,
-        "cases": cases,
-    }
+    return assemble_pop(
+        facts,
+        await agent_actor(uow_factory, agent_interface),
+        call_uniqueid=call_uniqueid,
+        linkedid=linkedid,
+        caller_number=caller_number,
+        agent_interface=agent_interface,
+        connected_at=connected_at,
+        caller_channel=caller_channel,
+        server=server,
+        tz=tz,
+        agent_channel=agent_channel,
+    )

@@ -181,3 +181,82 @@ async def test_the_client_drops_events_outside_its_filter_before_typing_them():
 def test_the_client_side_filter_is_the_manager_conf_filter():
     assert BACKEND_FILTER == product_filter()
     assert BACKEND_FILTER != CAPTURE_FILTER
+
+
+def _raw_blocks(name: str) -> list[bytes]:
+    """Every event block Asterisk sent in a transcript, as raw bytes (without its empty
+    line); chunks split blocks anywhere, so each connection's stream is joined first."""
+    streams, current = [], b""
+    for row in load_jsonl(name):
+        if row["dir"] != "asterisk":
+            continue
+        if row["data"].startswith("<") and row["data"].endswith(">"):  # a new connection
+            streams.append(current)
+            current = b""
+            continue
+        current += row["data"].encode()
+    streams.append(current)
+    return [
+        block
+        for stream in streams
+        for block in stream.split(b"\r\n\r\n")
+        if block.startswith(b"Event: ")
+    ]
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+@pytest.mark.parametrize("which", ["product", "capture"])
+def test_the_raw_pre_filter_never_skips_an_event_the_filter_keeps(name, which):
+    """``may_allow_raw`` lets the client skip events unparsed: it may keep too many (they are
+    then filtered parsed), never too few. Every event of every answered, abandoned,
+    late-answered, callback and member-lifecycle capture is checked."""
+    event_filter = product_filter() if which == "product" else CAPTURE_FILTER
+    skipped = 0
+    for block in _raw_blocks(name):
+        event = AmiParser(expect_banner=False).feed(block + b"\r\n\r\n")[0]
+        if not event_filter.may_allow_raw(event.name, b"\r\n" + block.lower()):
+            skipped += 1
+            assert not event_filter.allows(event.fields), block
+    assert skipped > 0  # the pre-filter does skip something in each capture
+
+
+def test_the_raw_pre_filter_skips_most_of_an_unfiltered_call():
+    blocks = _raw_blocks("2026-12-01/ami-eventfilter-unfiltered")
+    parser = AmiParser(
+        expect_banner=False,
+        skip_events=lambda name, block: not product_filter().may_allow_raw(name, block),
+    )
+    messages = parser.feed(b"".join(b + b"\r\n\r\n" for b in blocks))
+    kept = [m for m in messages if product_filter().allows(m.fields)]
+    # Skipped unparsed: everything but the 24 events the filter keeps and the few VarSets
+    # whose Variable header must be read to be decided.
+    assert len(kept) == 24
+    assert parser.skipped + len(messages) == len(blocks)
+    assert parser.skipped >= len(blocks) - 30
+
+
+def test_the_parser_never_skips_events_that_answer_an_action():
+    """List events (QueueMember, CoreShowChannel…) carry the ActionID of the action they
+    answer: they are parsed whatever the filter says, in any case of the key."""
+    parser = AmiParser(expect_banner=False, skip_events=lambda name, block: True)
+    data = (
+        b"Event: QueueMember\r\nQueue: cac311\r\nActionID: 7\r\n\r\n"
+        b"Event: QueueMember\r\nactionid: 8\r\nQueue: cac311\r\n\r\n"
+        b"Event: Newexten\r\nChannel: PJSIP/trunk-1\r\n\r\n"
+        b"Response: Success\r\nActionID: 9\r\n\r\n"
+    )
+    messages = parser.feed(data)
+    assert [m.action_id for m in messages] == ["7", "8", "9"]
+    assert parser.skipped == 1
+
+
+async def test_the_client_never_skips_shutdown_even_if_its_filter_would():
+    """Shutdown drops the link at once (ami/client.py): a filter without it must not make
+    the client skip it unparsed."""
+    from ami.client import AmiClient, AmiConfig
+
+    only_hangup = EventFilter.from_lines([("eventfilter(action(include),name(Hangup))", "")])
+    client = AmiClient(AmiConfig("127.0.0.1", 1, "u", "s", event_filter=only_hangup))
+    block = b"\r\nevent: shutdown\r\nshutdown: cleanly\r\n"
+    assert client._skip_events("Shutdown", block) is False
+    assert client._skip_events("Newexten", b"\r\nevent: newexten\r\n") is True
