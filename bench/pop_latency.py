@@ -7,7 +7,8 @@ Three processes, as ``cac311 serve --only ami`` and ``--only web`` would run the
   WebSocket clients (one per logged-in agent, sessions created in ``web_sessions`` directly);
 - the AMI side: ``ami.client.AmiClient`` + ``ami.bridge.AmiBridge`` (call tracker, call rows,
   ``build_pop``, ``agent_desktop.pop_bus.publish_pop`` -> NOTIFY);
-- the web side: ``agent_desktop.app.init_app`` (LISTEN, ``get_pop``, hub, one writer per socket).
+- the web side: ``agent_desktop.app.init_app`` (LISTEN, the pop from the notification itself,
+  hub, one writer per socket).
 
 Calls arrive at ``--rate`` per second. Each is the event sequence of the captured
 ``ami-queue-call-answered``: VarSet CAC311_INTENT, QueueCallerJoin, then ``--wait`` seconds
@@ -646,15 +647,15 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"  AgentConnect -> pop on the WebSocket        {summary(total)}")
             print("  of which:")
             print(f"    AgentConnect written -> bridge handles it  {summary(to_bridge)}")
-            print(f"    tracker, save_call, build_pop              {summary(in_bridge)}")
+            print(f"    tracker, caller facts, agent, assemble     {summary(in_bridge)}")
         else:
             print(f"  publish_pop start -> pop on the WebSocket   {summary(total)}")
             print("  of which:")
         print(f"    publish_pop call (insert, NOTIFY, commit)  {summary(publish)}")
         print(f"    publish_pop returned -> socket (*)         {summary(bus)}")
         print(
-            "  (*) NOTIFY, get_pop, hub, send; measured from when publish_pop returned to its "
-            "caller, so it can be negative when that process is busy"
+            "  (*) NOTIFY, hub, send (a read only for a pop over 8,000 bytes); measured from when "
+            "publish_pop returned to its caller, so it can be negative when that process is busy"
         )
     finally:
         for task in agent_tasks:
