@@ -258,7 +258,10 @@ async def call_callback(request: web.Request) -> web.StreamResponse:
 def _policy(request: web.Request):  # type: ignore[no-untyped-def]
     settings = request.config_dict[SETTINGS]
     return make_policy(
-        settings.tz, calling_hours=settings.calling_hours, holidays=settings.holidays
+        settings.tz,
+        calling_hours=settings.calling_hours,
+        weekdays=settings.calling_weekdays,
+        holidays=settings.holidays,
     )
 
 

@@ -69,6 +69,8 @@ class Settings:
     #: Country codes callbacks may go to (fixed and mobile ranges of their plans only).
     callback_allowed_prefixes: tuple[str, ...] = ("+507",)
     calling_hours: tuple[int, int] = (8, 20)
+    #: Weekdays with calling hours (0 = Monday): Monday to Saturday.
+    calling_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
     holidays: tuple[str, ...] = ()
     public_origin: str = ""
     #: Key of the keyed hash kept instead of anonymous callers' numbers (created if absent).

@@ -179,7 +179,10 @@ def demo_settings(
         http_bind=options.http,
         health_bind=HostPort("127.0.0.1", 0),
         recordings_dir=options.data_dir.resolve() / "recordings",
+        # Simulated citizens answer at any hour, Sundays too (the demo and its test run
+        # whenever someone starts them).
         calling_hours=(0, 24),
+        calling_weekdays=(0, 1, 2, 3, 4, 5, 6),
         holidays=(),
     )
 

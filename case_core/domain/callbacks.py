@@ -168,12 +168,15 @@ def make_policy(
     tz: tzinfo,
     *,
     calling_hours: tuple[int, int] = (8, 20),
+    weekdays: Iterable[int] = range(6),
     holidays: Iterable[str | date] = (),
     **overrides: object,
 ) -> CallbackPolicy:
-    """A policy from configuration values (holidays as ISO dates)."""
+    """A policy from configuration values (weekdays 0 = Monday, holidays as ISO dates)."""
     days = frozenset(d if isinstance(d, date) else date.fromisoformat(d) for d in holidays)
-    hours = CallingHours(tz, calling_hours[0], calling_hours[1], holidays=days)
+    hours = CallingHours(
+        tz, calling_hours[0], calling_hours[1], weekdays=frozenset(weekdays), holidays=days
+    )
     return CallbackPolicy(hours, **overrides)  # type: ignore[arg-type]
 
 

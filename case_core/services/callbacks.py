@@ -69,6 +69,7 @@ class CallbackSettings(Protocol):
 
     timezone: str
     calling_hours: tuple[int, int]
+    calling_weekdays: tuple[int, ...]
     holidays: tuple[str, ...]
 
 
@@ -77,6 +78,7 @@ def policy_for(settings: CallbackSettings, **overrides: Any) -> CallbackPolicy:
     return make_policy(
         ZoneInfo(settings.timezone),
         calling_hours=settings.calling_hours,
+        weekdays=settings.calling_weekdays,
         holidays=settings.holidays,
         **overrides,
     )

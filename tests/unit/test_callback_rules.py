@@ -291,3 +291,21 @@ def test_given_a_simulated_month_then_every_attempt_is_in_hours_and_window_and_h
     assert set(finals) <= {CallbackStatus.COMPLETADA, CallbackStatus.TAREA_HUMANA}
     assert finals[CallbackStatus.COMPLETADA] > 1500
     assert finals[CallbackStatus.TAREA_HUMANA] > 50
+
+
+def test_given_the_demo_then_its_simulated_citizens_are_called_on_sundays_too():
+    """The demo (and its test) runs whenever someone starts it: a Sunday evening in Panama
+    once left it with no callbacks, hence no survey answers."""
+    from pathlib import Path
+
+    from cac311.config import HostPort, Settings
+    from cac311.demo import DemoOptions, demo_settings
+    from case_core.services.callbacks import policy_for
+
+    options = DemoOptions(http=HostPort("127.0.0.1", 0), data_dir=Path("var/demo"))
+    settings = demo_settings(
+        Settings(), options, database_url="postgresql+asyncpg://x/y", ami_port=1, secret="s"
+    )
+    sunday_night = datetime(2026, 12, 7, 2, 30, tzinfo=UTC)  # Sunday 21:30 in Panama
+    assert policy_for(settings).hours.is_open(sunday_night)
+    assert not policy_for(Settings()).hours.is_open(sunday_night)  # production: Mon-Sat 8-20
