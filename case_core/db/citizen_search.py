@@ -10,6 +10,20 @@ exactly those of the indexes). A query is read as:
   and case ignored, in any order: "maria gonz"), by the full-text index; when that finds no
   one, each word must appear anywhere in the name ("onzal"), by the trigram index.
 
+Several name words: exact words first. Over 2 M citizens the word index answers "maria
+gonzalez" by ANDing every María with every González (66 k and 50 k entries): about 20 ms of
+CPU however few people match. So a query of two or more plain words (letters and digits) is
+first read the way agents type names: every word but the last is a *complete* word of the
+name, the last may be cut short ("maria gonz", "gonzalez maria", "maria jose gonz"). The pair
+index of migration 0012_citizen_name_pairs holds one lexeme per ordered pair of distinct
+words of each name ("maria>gonzalez" and "gonzalez>maria"), so ``'maria>gonz':*`` reads one
+short posting list; the word-prefix condition is checked on what it returns, so everyone
+listed matches every word as before. Only when that finds nobody (a word before the last cut
+short, "mari gonz"; a word typed twice; punctuation such as "o'brien") does the search fall
+back to word prefixes, then substrings. The consequence, chosen on purpose: when some people
+have the typed words as whole words, those who have them only as prefixes ("Marianela
+González" for "maria gonzalez") are not listed.
+
 A broad query (a common first name) can match a hundred thousand people: the index finds
 them, but only the first ``CANDIDATES`` found are sorted and the first ``limit`` returned,
 so the cost stays bounded; the agent narrows the search with a second word or the cédula.
@@ -26,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 CANDIDATES = 200
 _WORD = re.compile(r"[\W_]", re.UNICODE)  # what may not go into a tsquery word
 _NUMERIC = re.compile(r"^(?:[A-Za-z]{1,3}-?)?[\d\s\-+()]+$")
+_PLAIN_WORD = re.compile(r"^[^\W_]+$", re.UNICODE)  # letters and digits: one parser token
 
 
 def _like(term: str) -> str:
@@ -68,12 +83,12 @@ async def search_citizen_ids(
         prefixes = [_WORD.sub("", w) for w in words]
         if all(prefixes):
             params["tsq"] = " & ".join(f"{p}:*" for p in prefixes)
+            if len(words) >= 2 and all(_PLAIN_WORD.match(w) for w in words):
+                found = await _ordered(session, _pairs(words, params), params)
+                if found:
+                    return found
             found = await _ordered(
-                session,
-                "SELECT c.id FROM citizens c WHERE to_tsvector('simple', "
-                "cac311_fold(c.first_name || ' ' || c.last_name)) "
-                "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text))) LIMIT :cand",
-                params,
+                session, f"SELECT c.id FROM citizens c WHERE {_PREFIXES} LIMIT :cand", params
             )
             if found:
                 return found
@@ -85,6 +100,36 @@ async def search_citizen_ids(
             )
         candidates = f"SELECT c.id FROM citizens c WHERE {' AND '.join(conds)} LIMIT :cand"
     return await _ordered(session, candidates, params)
+
+
+# Every word begins a word of the name (the expression of ix_citizens_name_words).
+_PREFIXES = (
+    "to_tsvector('simple', cac311_fold(c.first_name || ' ' || c.last_name)) "
+    "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text)))"
+)
+# The folded word in parameter {p}, with ' and \ escaped for a quoted tsquery lexeme.
+_LEXEME = r"replace(replace(cac311_fold(CAST(:{p} AS text)), '\', '\\'), '''', '''''')"
+
+
+def _pairs(words: list[str], params: dict[str, object]) -> str:
+    """Candidates by the pair index: each word before the last, complete, paired with the
+    last one as a prefix (``'maria>gonz':* & 'jose>gonz':*``), then checked by ``_PREFIXES``.
+
+    ``OFFSET 0`` keeps the check out of the index scan, so the planner cannot AND in the
+    large posting lists of ix_citizens_name_words, which is what this path avoids."""
+    for i, word in enumerate(words):
+        params[f"p{i}"] = word
+    last = _LEXEME.format(p=f"p{len(words) - 1}")
+    tsquery = " || ' & ' || ".join(
+        f"'''' || {_LEXEME.format(p=f'p{i}')} || '>' || {last} || ''':*'"
+        for i in range(len(words) - 1)
+    )
+    return (
+        "SELECT c.id FROM (SELECT c.id, c.first_name, c.last_name FROM citizens c "
+        "WHERE array_to_tsvector(cac311_name_pairs(c.first_name, c.last_name)) "
+        f"@@ CAST({tsquery} AS tsquery) OFFSET 0) c "
+        f"WHERE {_PREFIXES} LIMIT :cand"
+    )
 
 
 async def _ordered(session: AsyncSession, candidates: str, params: dict[str, object]) -> list[int]:

@@ -34,6 +34,11 @@ class CitizenRow(CreatedAt, Base):
             ),
             postgresql_using="gin",
         ),
+        Index(
+            "ix_citizens_name_pairs",
+            text("array_to_tsvector(cac311_name_pairs(first_name::text, last_name::text))"),
+            postgresql_using="gin",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
