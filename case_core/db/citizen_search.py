@@ -24,6 +24,11 @@ back to word prefixes, then substrings. The consequence, chosen on purpose: when
 have the typed words as whole words, those who have them only as prefixes ("Marianela
 González" for "maria gonzalez") are not listed.
 
+One word: surname first. A plain word alone is most often a surname ("samudio"); when at
+least ``limit`` people have a last name that begins with it, those are listed (the first
+``CANDIDATES`` of them in folded last-name order, from a btree of migration 0012), and people
+who have it only as a given name or elsewhere are not; otherwise the search runs as above.
+
 A broad query (a common first name) can match a hundred thousand people: the index finds
 them, but only the first ``CANDIDATES`` found are sorted and the first ``limit`` returned,
 so the cost stays bounded; the agent narrows the search with a second word or the cédula.
@@ -87,6 +92,11 @@ async def search_citizen_ids(
                 found = await _ordered(session, _pairs(words, params), params)
                 if found:
                     return found
+            elif len(words) == 1 and _PLAIN_WORD.match(words[0]):
+                params["sn"] = words[0]
+                found = await _ordered(session, _SURNAME, params)
+                if len(found) >= limit:
+                    return found
             found = await _ordered(
                 session, f"SELECT c.id FROM citizens c WHERE {_PREFIXES} LIMIT :cand", params
             )
@@ -106,6 +116,15 @@ async def search_citizen_ids(
 _PREFIXES = (
     "to_tsvector('simple', cac311_fold(c.first_name || ' ' || c.last_name)) "
     "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text)))"
+)
+# The last name begins with the word: a range of ix_citizens_last_name_fold (a range, not
+# LIKE, so that a generic plan of the prepared statement still uses the index), read in its
+# order and only as far as the candidates kept. Everyone it finds matches ``_PREFIXES`` too.
+_SURNAME = (
+    "SELECT c.id FROM citizens c "
+    "WHERE cac311_fold(c.last_name) ~>=~ cac311_fold(CAST(:sn AS text)) "
+    "AND cac311_fold(c.last_name) ~<~ (cac311_fold(CAST(:sn AS text)) || chr(1114111)) "
+    "ORDER BY cac311_fold(c.last_name) USING ~<~ LIMIT :cand"
 )
 # The folded word in parameter {p}, with ' and \ escaped for a quoted tsquery lexeme.
 _LEXEME = r"replace(replace(cac311_fold(CAST(:{p} AS text)), '\', '\\'), '''', '''''')"
