@@ -115,7 +115,7 @@ async def search_citizen_ids(
 # Every word begins a word of the name (the expression of ix_citizens_name_words).
 _PREFIXES = (
     "to_tsvector('simple', cac311_fold(c.first_name || ' ' || c.last_name)) "
-    "@@ to_tsquery('simple', cac311_fold(CAST(:tsq AS text)))"
+    r"@@ to_tsquery('simple', translate(cac311_fold(CAST(:tsq AS text)), '''\', ''))"
 )
 # The last name begins with the word: a range of ix_citizens_last_name_fold (a range, not
 # LIKE, so that a generic plan of the prepared statement still uses the index), read in its
@@ -126,8 +126,10 @@ _SURNAME = (
     "AND cac311_fold(c.last_name) ~<~ (cac311_fold(CAST(:sn AS text)) || chr(1114111)) "
     "ORDER BY cac311_fold(c.last_name) USING ~<~ LIMIT :cand"
 )
-# The folded word in parameter {p}, with ' and \ escaped for a quoted tsquery lexeme.
-_LEXEME = r"replace(replace(cac311_fold(CAST(:{p} AS text)), '\', '\\'), '''', '''''')"
+# The folded word in parameter {p}, as a quoted tsquery lexeme. Folding can turn a letter
+# into a quote ("ŉ" is "'n"): quotes and backslashes are dropped, here and in ``_PREFIXES``,
+# as the text-search parser drops them from names.
+_LEXEME = r"translate(cac311_fold(CAST(:{p} AS text)), '''\', '')"
 
 
 def _pairs(words: list[str], params: dict[str, object]) -> str:
