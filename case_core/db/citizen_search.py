@@ -19,7 +19,7 @@ index of migration 0012_citizen_name_pairs holds one lexeme per ordered pair of 
 words of each name ("maria>gonzalez" and "gonzalez>maria"), so ``'maria>gonz':*`` reads one
 short posting list; the word-prefix condition is checked on what it returns, so everyone
 listed matches every word as before. Only when that finds nobody (a word before the last cut
-short, "mari gonz"; a word typed twice; punctuation such as "o'brien") does the search fall
+short, "mari gonz"; punctuation such as "o'brien") does the search fall
 back to word prefixes, then substrings. The consequence, chosen on purpose: when some people
 have the typed words as whole words, those who have them only as prefixes ("Marianela
 González" for "maria gonzalez") are not listed.
@@ -88,12 +88,16 @@ async def search_citizen_ids(
         prefixes = [_WORD.sub("", w) for w in words]
         if all(prefixes):
             params["tsq"] = " & ".join(f"{p}:*" for p in prefixes)
-            if len(words) >= 2 and all(_PLAIN_WORD.match(w) for w in words):
-                found = await _ordered(session, _pairs(words, params), params)
+            # A word typed twice ("perez perez") is one pair word: a name has no pair of a
+            # word with itself, and every word must begin a word of the name anyway.
+            distinct = list(dict.fromkeys(w.casefold() for w in words))
+            plain = all(_PLAIN_WORD.match(w) for w in distinct)
+            if plain and len(distinct) >= 2:
+                found = await _ordered(session, _pairs(distinct, params), params)
                 if found:
                     return found
-            elif len(words) == 1 and _PLAIN_WORD.match(words[0]):
-                params["sn"] = words[0]
+            elif plain:
+                params["sn"] = distinct[0]
                 found = await _ordered(session, _SURNAME, params)
                 if len(found) >= limit:
                     return found

@@ -118,8 +118,11 @@ async def test_given_several_words_when_all_but_the_last_are_whole_words_then_th
     # A cut-short word before the last: the pairs find no one, word prefixes do.
     assert await _found(uow_factory, "mari gonz") == [maria, marianela]
     assert await _found(uow_factory, "gonz mari") == [maria, marianela]
-    # A word typed twice is no pair: word prefixes.
+    # A word typed twice counts once.
     assert await _found(uow_factory, "ana ana") == [ana]
+    (luis,) = await _named(uow_factory, ("Luis", "Pérez Pérez"))
+    assert await _found(uow_factory, "luis perez perez") == [luis]
+    assert await _found(uow_factory, "perez perez luis") == [luis]
 
 
 async def test_given_punctuation_or_tsquery_syntax_when_searching_then_it_is_literal(uow_factory):
