@@ -10,7 +10,8 @@ were really sent for one search of each kind.
 
 Kinds: a given name plus a surname of a real citizen ("maria gonzalez", accents dropped as
 agents type them), a given name and both surnames ("maria gonzalez perez"), a given name and
-the first four letters of a surname ("maria gonz"), a surname alone, the middle and last part
+the first four letters of a surname ("maria gonz"), a surname alone, a given name alone
+("maria"), the middle and last part
 of a real cédula ("1234-567"), and 7 digits of a real mobile.
 """
 
@@ -176,6 +177,8 @@ def queries(kind: str, n_cit: int, rng: random.Random) -> str:
         return plain(f"{given_of(i).split()[0]} {surnames_of(i).split()[0][:4]}")
     if kind == "surname":
         return plain(surnames_of(i).split()[0])
+    if kind == "given":
+        return plain(given_of(i).split()[0])
     if kind == "cedula":
         return "-".join(cedula_of(i).split("-")[1:])
     return f"{i:07d}"  # 7 digits of the mobile +5076<i>
@@ -205,7 +208,7 @@ async def time_searches(url: str, args: argparse.Namespace) -> None:
     rng = random.Random(311)
     try:
         print(f"\nCitizen search [{machine()}] load average {_loadavg()}")
-        for kind in ("name", "name3", "partial", "surname", "cedula", "phone"):
+        for kind in ("name", "name3", "partial", "surname", "given", "cedula", "phone"):
             for _ in range(args.warmup):
                 await search_citizens(uow_factory, queries(kind, args.citizens, rng))
             times, found = [], 0
@@ -226,6 +229,7 @@ async def time_searches(url: str, args: argparse.Namespace) -> None:
             "name3": queries("name3", args.citizens, random.Random(18)),
             "partial": "maria gonz",
             "surname": "samudio",
+            "given": "maria",
             "cedula": "1234-5",
             "phone": "1234567",
         }

@@ -24,10 +24,12 @@ back to word prefixes, then substrings. The consequence, chosen on purpose: when
 have the typed words as whole words, those who have them only as prefixes ("Marianela
 González" for "maria gonzalez") are not listed.
 
-One word: surname first. A plain word alone is most often a surname ("samudio"); when at
-least ``limit`` people have a last name that begins with it, those are listed (the first
-``CANDIDATES`` of them in folded last-name order, from a btree of migration 0012), and people
-who have it only as a given name or elsewhere are not; otherwise the search runs as above.
+One word: surnames and first names first. A plain word alone is most often a surname
+("samudio") or a given name ("maria"); when at least ``limit`` people have a last name or a
+first name (its first word, then) that begins with it, those are listed (the first
+``CANDIDATES`` of each in folded order, from two btrees of migration 0012), and people who
+have it only as a second given name or a second surname are not; otherwise the search runs
+as above.
 
 A broad query (a common first name) can match a hundred thousand people: the index finds
 them, but only the first ``CANDIDATES`` found are sorted and the first ``limit`` returned,
@@ -98,7 +100,7 @@ async def search_citizen_ids(
                     return found
             elif plain:
                 params["sn"] = distinct[0]
-                found = await _ordered(session, _SURNAME, params)
+                found = await _ordered(session, _WORD_ALONE, params)
                 if len(found) >= limit:
                     return found
             found = await _ordered(
@@ -121,14 +123,18 @@ _PREFIXES = (
     "to_tsvector('simple', cac311_fold(c.first_name || ' ' || c.last_name)) "
     r"@@ to_tsquery('simple', translate(cac311_fold(CAST(:tsq AS text)), '''\', ''))"
 )
-# The last name begins with the word: a range of ix_citizens_last_name_fold (a range, not
-# LIKE, so that a generic plan of the prepared statement still uses the index), read in its
-# order and only as far as the candidates kept. Everyone it finds matches ``_PREFIXES`` too.
-_SURNAME = (
+# The last name, or the first name, begins with the word: ranges of the btrees
+# ix_citizens_last_name_fold and ix_citizens_first_name_fold (ranges, not LIKE, so that a
+# generic plan of the prepared statement still uses them), each read in index order and only
+# as far as the candidates kept. Everyone found matches ``_PREFIXES`` too.
+_NAME_START = (
     "SELECT c.id FROM citizens c "
-    "WHERE cac311_fold(c.last_name) ~>=~ cac311_fold(CAST(:sn AS text)) "
-    "AND cac311_fold(c.last_name) ~<~ (cac311_fold(CAST(:sn AS text)) || chr(1114111)) "
-    "ORDER BY cac311_fold(c.last_name) USING ~<~ LIMIT :cand"
+    "WHERE cac311_fold(c.{col}) ~>=~ cac311_fold(CAST(:sn AS text)) "
+    "AND cac311_fold(c.{col}) ~<~ (cac311_fold(CAST(:sn AS text)) || chr(1114111)) "
+    "ORDER BY cac311_fold(c.{col}) USING ~<~ LIMIT :cand"
+)
+_WORD_ALONE = (
+    f"({_NAME_START.format(col='last_name')}) UNION ({_NAME_START.format(col='first_name')})"
 )
 # The folded word in parameter {p}, as a quoted tsquery lexeme. Folding can turn a letter
 # into a quote ("ŉ" is "'n"): quotes and backslashes are dropped, here and in ``_PREFIXES``,

@@ -153,28 +153,38 @@ async def test_given_punctuation_or_tsquery_syntax_when_searching_then_it_is_lit
     assert await _found(uow_factory, "maria (gonzalez)") == [maria]
 
 
-async def test_given_a_word_alone_when_enough_last_names_begin_with_it_then_those_are_listed(
+async def test_given_a_word_alone_when_enough_names_begin_with_it_then_those_are_listed(
     uow_factory,
 ):
     async with uow_factory() as uow:
         await uow.session.execute(
             text(
                 "INSERT INTO citizens (first_name, last_name, callback_consent, created_at) "
-                "SELECT 'Ana ' || i, 'Samudio ' || i, true, now() FROM generate_series(1, 25) i"
+                "SELECT 'Ana ' || i, 'Samudio ' || i, true, now() FROM generate_series(1, 25) i "
+                "UNION ALL SELECT 'Itzel ' || i, 'Pérez', true, now() "
+                "FROM generate_series(1, 25) i"
             )
         )
         await uow.commit()
-    (given,) = await _named(uow_factory, ("Samudio", "Aguilar"))
+    first, second_given, second_surname = await _named(
+        uow_factory,
+        ("Samudio", "Barría"),
+        ("Luz Samudio", "Aguilar"),
+        ("Luz", "Aguilar Samudio"),
+    )
+    # Sorted by last name, the last two would come first: they have "samudio" only as a second
+    # given name or a second surname, and 25 last names (and a first name) begin with it.
     found = await _found(uow_factory, "SAMUDIO")
-    assert len(found) == 20 and given not in found
-    # Fewer than 20 last names begin with it: every word of the name counts, as before.
-    assert await _found(uow_factory, "aguilar") == [given]
-    (ruben,) = await _named(uow_factory, ("Rubén", "Aguilar Samudio"))
-    assert await _found(uow_factory, "ruben") == [ruben]
+    assert len(found) == 20 and first in found, found
+    assert second_given not in found and second_surname not in found, found
+    assert len(await _found(uow_factory, "ítzel")) == 20
+    # Fewer than 20 names begin with it: every word of the name counts, as before.
+    assert await _found(uow_factory, "luz") == [second_given, second_surname]
+    assert await _found(uow_factory, "barria") == [first]
 
 
-async def test_the_pair_and_last_name_indexes_serve_the_search(uow_factory):
-    from case_core.db.citizen_search import _SURNAME, _pairs
+async def test_the_pair_and_name_start_indexes_serve_the_search(uow_factory):
+    from case_core.db.citizen_search import _WORD_ALONE, _pairs
 
     await _people(uow_factory)
     async with uow_factory() as uow:
@@ -184,9 +194,11 @@ async def test_the_pair_and_last_name_indexes_serve_the_search(uow_factory):
         plan_pairs = "\n".join(
             (await uow.session.execute(text("EXPLAIN " + pairs), params)).scalars()
         )
-        plan_surname = "\n".join(
+        plan_alone = "\n".join(
             (
-                await uow.session.execute(text("EXPLAIN " + _SURNAME), {"sn": "gonz", "cand": 200})
+                await uow.session.execute(
+                    text("EXPLAIN " + _WORD_ALONE), {"sn": "gonz", "cand": 200}
+                )
             ).scalars()
         )
         assert (await uow.session.scalars(text(pairs), params)).all() != [], (
@@ -194,5 +206,7 @@ async def test_the_pair_and_last_name_indexes_serve_the_search(uow_factory):
         )
     assert "ix_citizens_name_pairs" in plan_pairs, plan_pairs
     assert "ix_citizens_name_words" not in plan_pairs, plan_pairs
-    assert "ix_citizens_last_name_fold" in plan_surname, plan_surname
-    assert "Sort" not in plan_surname, plan_surname  # read in index order, stops at the limit
+    assert "ix_citizens_last_name_fold" in plan_alone, plan_alone
+    assert "ix_citizens_first_name_fold" in plan_alone, plan_alone
+    # Read in index order, stopping at the candidates kept: no sort of the folded names.
+    assert "Sort Key: (cac311_fold" not in plan_alone, plan_alone

@@ -44,6 +44,11 @@ class CitizenRow(CreatedAt, Base):
             text("cac311_fold(last_name::text)"),
             postgresql_ops={"cac311_fold(last_name::text)": "text_pattern_ops"},
         ),
+        Index(
+            "ix_citizens_first_name_fold",
+            text("cac311_fold(first_name::text)"),
+            postgresql_ops={"cac311_fold(first_name::text)": "text_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
