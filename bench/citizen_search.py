@@ -11,8 +11,8 @@ were really sent for one search of each kind.
 Kinds: a given name plus a surname of a real citizen ("maria gonzalez", accents dropped as
 agents type them), a given name and both surnames ("maria gonzalez perez"), a given name and
 the first four letters of a surname ("maria gonz"), a surname alone, a given name alone
-("maria"), the middle and last part
-of a real cédula ("1234-567"), and 7 digits of a real mobile.
+("maria"), the middle and last part of a real cédula ("1234-567"), and 7 digits of a real
+mobile.
 """
 
 from __future__ import annotations
