@@ -18,11 +18,13 @@ name, the last may be cut short ("maria gonz", "gonzalez maria", "maria jose gon
 index of migration 0012_citizen_name_pairs holds one lexeme per ordered pair of distinct
 words of each name ("maria>gonzalez" and "gonzalez>maria"), so ``'maria>gonz':*`` reads one
 short posting list; the word-prefix condition is checked on what it returns, so everyone
-listed matches every word as before. Only when that finds nobody (a word before the last cut
-short, "mari gonz"; punctuation such as "o'brien") does the search fall
-back to word prefixes, then substrings. The consequence, chosen on purpose: when some people
-have the typed words as whole words, those who have them only as prefixes ("Marianela
-González" for "maria gonzalez") are not listed.
+listed matches every word as before. The last word is first taken whole, then (when fewer
+than ``limit`` people have it whole) as a prefix. Only when that finds nobody (a word before
+the last cut short, "mari gonz"; punctuation such as "o'brien") does the search fall back to
+word prefixes, then substrings. The consequence, chosen on purpose: when enough people have
+the typed words as whole words, those who have them only as prefixes are not listed
+("Marianela González" for "maria gonzalez"; "María Morales" for "maria mora" when at least
+``limit`` María Mora exist).
 
 One word: surnames and first names first. A plain word alone is most often a surname
 ("samudio") or a given name ("maria"); when at least ``limit`` people have a last name or a
@@ -95,7 +97,10 @@ async def search_citizen_ids(
             distinct = list(dict.fromkeys(w.casefold() for w in words))
             plain = all(_PLAIN_WORD.match(w) for w in distinct)
             if plain and len(distinct) >= 2:
-                found = await _ordered(session, _pairs(distinct, params), params)
+                # The last word whole first ("maria mora": not every María Morales too).
+                found = await _ordered(session, _pairs(distinct, params, prefix=False), params)
+                if len(found) < limit:
+                    found = await _ordered(session, _pairs(distinct, params), params)
                 if found:
                     return found
             elif plain:
@@ -142,17 +147,19 @@ _WORD_ALONE = (
 _LEXEME = r"translate(cac311_fold(CAST(:{p} AS text)), '''\', '')"
 
 
-def _pairs(words: list[str], params: dict[str, object]) -> str:
+def _pairs(words: list[str], params: dict[str, object], *, prefix: bool = True) -> str:
     """Candidates by the pair index: each word before the last, complete, paired with the
-    last one as a prefix (``'maria>gonz':* & 'jose>gonz':*``), then checked by ``_PREFIXES``.
+    last one, whole or as a prefix (``'maria>gonz':* & 'jose>gonz':*``), then checked by
+    ``_PREFIXES``.
 
     ``OFFSET 0`` keeps the check out of the index scan, so the planner cannot AND in the
     large posting lists of ix_citizens_name_words, which is what this path avoids."""
     for i, word in enumerate(words):
         params[f"p{i}"] = word
     last = _LEXEME.format(p=f"p{len(words) - 1}")
+    close = "''':*'" if prefix else "''''"
     tsquery = " || ' & ' || ".join(
-        f"'''' || {_LEXEME.format(p=f'p{i}')} || '>' || {last} || ''':*'"
+        f"'''' || {_LEXEME.format(p=f'p{i}')} || '>' || {last} || {close}"
         for i in range(len(words) - 1)
     )
     return (

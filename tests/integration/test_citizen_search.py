@@ -210,3 +210,23 @@ async def test_the_pair_and_name_start_indexes_serve_the_search(uow_factory):
     assert "ix_citizens_first_name_fold" in plan_alone, plan_alone
     # Read in index order, stopping at the candidates kept: no sort of the folded names.
     assert "Sort Key: (cac311_fold" not in plan_alone, plan_alone
+
+
+async def test_given_enough_people_with_the_last_word_whole_then_prefix_matches_are_not_listed(
+    uow_factory,
+):
+    async with uow_factory() as uow:
+        await uow.session.execute(
+            text(
+                "INSERT INTO citizens (first_name, last_name, callback_consent, created_at) "
+                "SELECT 'Ana', 'Mora ' || i, true, now() FROM generate_series(1, 22) i"
+            )
+        )
+        await uow.commit()
+    (morales,) = await _named(uow_factory, ("Ana", "Aguilar Morales"))
+    # Sorted by last name "Aguilar Morales" would come first; 22 people have "mora" whole.
+    found = await _found(uow_factory, "ana mora")
+    assert len(found) == 20 and morales not in found, found
+    # Cut short, the last word is a prefix.
+    assert (await _found(uow_factory, "ana mor"))[0] == morales
+    assert await _found(uow_factory, "ana morales") == [morales]
