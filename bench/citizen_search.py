@@ -9,8 +9,10 @@ agent desktop sends them, and prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the state
 were really sent for one search of each kind.
 
 Kinds: a given name plus a surname of a real citizen ("maria gonzalez", accents dropped as
-agents type them), a surname alone, the middle and last part of a real cédula ("1234-567"),
-and 7 digits of a real mobile.
+agents type them), a given name and both surnames ("maria gonzalez perez"), a given name and
+the first four letters of a surname ("maria gonz"), a surname alone, a given name alone
+("maria"), the middle and last part of a real cédula ("1234-567"), and 7 digits of a real
+mobile.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ TRIGRAM_INDEXES = (
     "ix_citizens_name_trgm",
     "ix_citizens_cedula_trgm",
     "ix_citizen_phones_e164_trgm",
+    "ix_citizens_name_words",
+    "ix_citizens_name_pairs",
+    "ix_citizens_last_name_fold",
 )
 
 
@@ -143,7 +148,9 @@ async def build(args: argparse.Namespace) -> str:
     with Stopwatch() as sw:
         await upgrade_async(url, "0010_citizen_search")
     print(f"  migration 0010_citizen_search (4 indexes): {sw.seconds:.0f} s", flush=True)
-    await upgrade_async(url)
+    with Stopwatch() as sw:
+        await upgrade_async(url)
+    print(f"  to head (0012_citizen_name_pairs: 2 indexes): {sw.seconds:.0f} s", flush=True)
     conn = await asyncpg.connect(dsn(url))
     try:
         with Stopwatch() as sw:
@@ -164,8 +171,14 @@ def queries(kind: str, n_cit: int, rng: random.Random) -> str:
     i = rng.randint(1, n_cit)
     if kind == "name":
         return plain(f"{given_of(i).split()[0]} {surnames_of(i).split()[0]}")
+    if kind == "name3":
+        return plain(f"{given_of(i).split()[0]} {surnames_of(i)}")
+    if kind == "partial":
+        return plain(f"{given_of(i).split()[0]} {surnames_of(i).split()[0][:4]}")
     if kind == "surname":
         return plain(surnames_of(i).split()[0])
+    if kind == "given":
+        return plain(given_of(i).split()[0])
     if kind == "cedula":
         return "-".join(cedula_of(i).split("-")[1:])
     return f"{i:07d}"  # 7 digits of the mobile +5076<i>
@@ -195,7 +208,7 @@ async def time_searches(url: str, args: argparse.Namespace) -> None:
     rng = random.Random(311)
     try:
         print(f"\nCitizen search [{machine()}] load average {_loadavg()}")
-        for kind in ("name", "surname", "cedula", "phone"):
+        for kind in ("name", "name3", "partial", "surname", "given", "cedula", "phone"):
             for _ in range(args.warmup):
                 await search_citizens(uow_factory, queries(kind, args.citizens, rng))
             times, found = [], 0
@@ -213,7 +226,10 @@ async def time_searches(url: str, args: argparse.Namespace) -> None:
         capture["on"] = True
         samples = {
             "name": "maria gonzalez",
+            "name3": queries("name3", args.citizens, random.Random(18)),
+            "partial": "maria gonz",
             "surname": "samudio",
+            "given": "maria",
             "cedula": "1234-5",
             "phone": "1234567",
         }

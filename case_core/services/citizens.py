@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from case_core.db.citizen_search import search_citizen_ids
-from case_core.db.models import CitizenRow
+from case_core.db.models import CitizenPhoneRow, CitizenRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.cedula import parse_cedula
@@ -132,15 +131,40 @@ async def search_citizens(uow_factory: UnitOfWorkFactory, query: str) -> list[Ci
         ids = await search_citizen_ids(uow.session, query)
         if not ids:
             return []
-        rows = {
+        # One statement for the citizens and their phones, plain rows rather than ORM
+        # objects: the search runs on every keystroke pause of the agent desktop.
+        phones = (
+            select(func.array_agg(aggregate_order_by(CitizenPhoneRow.e164, CitizenPhoneRow.id)))
+            .where(CitizenPhoneRow.citizen_id == CitizenRow.id)
+            .scalar_subquery()
+        )
+        found = {
             r.id: r
-            for r in await uow.session.scalars(
-                select(CitizenRow)
-                .options(selectinload(CitizenRow.phones))
-                .where(CitizenRow.id.in_(ids))
+            for r in await uow.session.execute(
+                select(
+                    CitizenRow.id,
+                    CitizenRow.cedula,
+                    CitizenRow.first_name,
+                    CitizenRow.last_name,
+                    CitizenRow.province,
+                    CitizenRow.district,
+                    CitizenRow.corregimiento,
+                    phones.label("phones"),
+                ).where(CitizenRow.id.in_(ids))
             )
         }
-        return [await _view(uow, rows[i], with_cases=False) for i in ids if i in rows]
+        return [
+            CitizenView(
+                r.id,
+                r.cedula,
+                f"{r.first_name} {r.last_name}".strip(),  # CitizenRow.full_name
+                list(r.phones or []),
+                r.province,
+                r.district,
+                r.corregimiento,
+            )
+            for r in (found[i] for i in ids if i in found)
+        ]
 
 
 async def _view(uow, row: CitizenRow, *, with_cases: bool = True) -> CitizenView:  # type: ignore[no-untyped-def]

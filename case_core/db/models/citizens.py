@@ -34,6 +34,21 @@ class CitizenRow(CreatedAt, Base):
             ),
             postgresql_using="gin",
         ),
+        Index(
+            "ix_citizens_name_pairs",
+            text("array_to_tsvector(cac311_name_pairs(first_name::text, last_name::text))"),
+            postgresql_using="gin",
+        ),
+        Index(
+            "ix_citizens_last_name_fold",
+            text("cac311_fold(last_name::text)"),
+            postgresql_ops={"cac311_fold(last_name::text)": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_citizens_first_name_fold",
+            text("cac311_fold(first_name::text)"),
+            postgresql_ops={"cac311_fold(first_name::text)": "text_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
