@@ -32,7 +32,7 @@ class ScreenPopRow(Base):
     __table_args__ = (
         Index("ix_screen_pops_agent_open", "agent_interface", "closed_at"),
         Index("ix_screen_pops_call", "call_uniqueid"),
-        # A call's end closes its open pops by uniqueid or linkedid (0012_open_pops).
+        # A call's end closes its open pops by uniqueid or linkedid (0013_open_pops).
         Index("ix_screen_pops_open_call", "call_uniqueid", postgresql_where="closed_at IS NULL"),
         Index("ix_screen_pops_open_linkedid", "linkedid", postgresql_where="closed_at IS NULL"),
     )

@@ -5,16 +5,16 @@ A call's end closes its pops by ``call_uniqueid`` or ``linkedid``; with no index
 call, millions in a year) at every call's end. Partial indexes on the open pops stay as
 small as the number of calls in progress.
 
-Revision ID: 0012_open_pops
-Revises: 0011_merge
+Revision ID: 0013_open_pops
+Revises: 0012_citizen_name_pairs
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_open_pops"
-down_revision = "0011_merge"
+revision = "0013_open_pops"
+down_revision = "0012_citizen_name_pairs"
 branch_labels = None
 depends_on = None
 
