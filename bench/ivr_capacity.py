@@ -241,6 +241,8 @@ async def _serve(
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     await server.stop()
+    if hasattr(inner, "aclose"):
+        await inner.aclose()  # the session journal writes what it still holds
     if engine is not None:
         await engine.dispose()
     conn.send(

@@ -2,7 +2,9 @@
 
 Everything the caller chooses is written twice, as it happens: as a channel variable (for the
 queue and the agent's screen pop, available even when the database is down) and as a step of
-the IVR session (for the record, when the database is up).
+the IVR session (for the record). The session log is written behind (``ivr.journal``): a step
+never waits on the database, and one taken while the database is away is written once it is
+back.
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ class CallContext:
     async def step(
         self, step: str, *, digits: str | None = None, result: str | None = None, **fields: Any
     ) -> None:
-        """Record a step; a database failure never stops the call."""
-        if self.session_id is None or not self.db_up:
+        """Record a step; a database failure never stops the call.
+
+        Recorded even while the database is away (``db_up`` False): the session journal keeps
+        it and writes it once the database is back (``ivr.journal``)."""
+        if self.session_id is None:
             return
         try:
             await self.backend.record_step(
