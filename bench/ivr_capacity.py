@@ -173,17 +173,21 @@ class CountingBackend:
         self.inner = inner
         self.calls = 0
         self.failures: Counter[str] = Counter()
+        self.waits: dict[str, list[float]] = {}  # how long the flow awaited each method
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
 
         async def call(*args: Any, **kw: Any) -> Any:
             self.calls += 1
+            t0 = time.perf_counter()
             try:
                 return await method(*args, **kw)
             except Exception as exc:
                 self.failures[f"{name}:{type(exc).__name__}"] += 1
                 raise
+            finally:
+                self.waits.setdefault(name, []).append(time.perf_counter() - t0)
 
         return call
 
@@ -238,11 +242,15 @@ async def _serve(
     while (message := await loop.run_in_executor(None, conn.recv)) != "stop":
         if message == "reset":  # the warm-up is over
             turnarounds.clear()
+            backend.waits.clear()
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     await server.stop()
+    journal = ""
     if hasattr(inner, "aclose"):
         await inner.aclose()  # the session journal writes what it still holds
+        j = inner.journal
+        journal = f"written {j.written}, dropped {j.dropped}, write retries {j.retries}"
     if engine is not None:
         await engine.dispose()
     conn.send(
@@ -251,6 +259,11 @@ async def _serve(
             "backend_calls": backend.calls,
             "server_turnarounds": turnarounds,
             "backend_failures": dict(backend.failures),
+            "backend_waits": {
+                name: (len(w), percentile(w, 50), percentile(w, 99))
+                for name, w in sorted(backend.waits.items())
+            },
+            "journal": journal,
         }
     )
 
@@ -432,6 +445,15 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     res.notes.append(
         f"backend calls {stats['backend_calls']}, failures {stats['backend_failures'] or 'none'}"
     )
+    res.notes.append(
+        "awaited per backend method (n, p50, p99): "
+        + "; ".join(
+            f"{name} {n} {ms(p50)} {ms(p99)}"
+            for name, (n, p50, p99) in stats["backend_waits"].items()
+        )
+    )
+    if stats["journal"]:
+        res.notes.append(f"session journal: {stats['journal']}")
     return res
 
 

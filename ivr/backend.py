@@ -235,18 +235,18 @@ class DatabaseBackend:
         return active
 
     async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None:
-        view = await self._call(
+        found = await self._call(
             "citizen_by_cedula",
-            lambda: citizen_services.identify_by_cedula(self._uow_factory, cedula),
+            lambda: citizen_services.identity_by_cedula(self._uow_factory, cedula),
         )
-        return None if view is None else CitizenMatch(view.id, view.cedula)
+        return None if found is None else CitizenMatch(*found)
 
     async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]:
-        views = await self._call(
+        found = await self._call(
             "citizens_by_caller_id",
-            lambda: citizen_services.identify_by_caller_id(self._uow_factory, caller_number),
+            lambda: citizen_services.identities_by_caller_id(self._uow_factory, caller_number),
         )
-        return [CitizenMatch(v.id, v.cedula) for v in views]
+        return [CitizenMatch(*f) for f in found]
 
     async def case_status(
         self, number: str, secret: str, caller_number: str | None

@@ -148,7 +148,7 @@ class SessionJournal:
         uow_factory: UnitOfWorkFactory,
         *,
         caller_hash_key: bytes | None = None,
-        id_block: int = 200,
+        id_block: int = 1000,
         max_pending: int = 50_000,
         batch_max: int = 2_000,
         flush_every: float = 0.005,

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import selectinload
 
 from case_core.db.citizen_search import search_citizen_ids
-from case_core.db.models import CitizenRow
+from case_core.db.models import CitizenPhoneRow, CitizenRow
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.cedula import parse_cedula
@@ -112,6 +112,40 @@ async def identify_by_caller_id(
     async with uow_factory() as uow:
         rows = await uow.citizens.by_phone(candidates[0])
         return [await _view(uow, row, with_cases=False) for row in rows]
+
+
+async def identity_by_cedula(
+    uow_factory: UnitOfWorkFactory, cedula: str
+) -> tuple[int, str | None] | None:
+    """``(id, cédula)`` of the citizen with this cédula: one statement (the IVR's lookup,
+    which needs neither the phones nor the cases of :func:`identify_by_cedula`)."""
+    canonical = str(parse_cedula(cedula))
+    async with uow_factory() as uow:
+        row = (
+            await uow.session.execute(
+                select(CitizenRow.id, CitizenRow.cedula).where(CitizenRow.cedula == canonical)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def identities_by_caller_id(
+    uow_factory: UnitOfWorkFactory, caller_number: str
+) -> list[tuple[int, str | None]]:
+    """``(id, cédula)`` of the citizens who gave this phone number, by id: one statement
+    (the IVR's lookup; see :func:`identify_by_caller_id`)."""
+    candidates = caller_id_candidates(caller_number)
+    if not candidates:
+        return []
+    async with uow_factory() as uow:
+        rows = await uow.session.execute(
+            select(CitizenRow.id, CitizenRow.cedula)
+            .join(CitizenPhoneRow, CitizenPhoneRow.citizen_id == CitizenRow.id)
+            .where(CitizenPhoneRow.e164 == candidates[0])
+            .distinct()
+            .order_by(CitizenRow.id)
+        )
+        return [(r[0], r[1]) for r in rows]
 
 
 async def citizen_view(uow_factory: UnitOfWorkFactory, citizen_id: int) -> CitizenView:

@@ -55,6 +55,7 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
     """Serve one inbound call; always leaves with CAC311_NEXT set for the dialplan."""
     ctx = CallContext(channel, backend, "inbound")
     await ctx.open_session()
+    ctx.look_up_caller_soon()
     outcome = "cola"
     try:
         try:
@@ -81,6 +82,8 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
         await ctx.step("colgo", digits=_partial(ctx), result=ctx.asking or "colgo", outcome="colgo")
         await ctx.finish("colgo")
         raise
+    finally:
+        ctx.drop_lookups()
 
 
 def _one_key(value: str | None) -> str | None:
@@ -180,7 +183,7 @@ async def _caller_id_match(ctx: CallContext) -> bool:
     if not ctx.db_up or not ctx.caller_number:
         return False
     try:
-        matches = await ctx.backend.citizens_by_caller_id(ctx.caller_number)
+        matches = await ctx.citizens_by_caller_id()  # started with the call
     except BackendUnavailable:
         ctx.db_up = False
         return False
