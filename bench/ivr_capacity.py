@@ -162,8 +162,18 @@ class PipeCall(TimedCall):
 def server_process(
     backend_kind: str, url: str | None, db_timeout: float, pool: int, conn: Any
 ) -> None:
-    """Entry point of the server process: serve until told to stop, then report."""
-    asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+    """Entry point of the server process: serve until told to stop, then report.
+
+    ``BENCH_PROFILE=<file>`` in the environment: run it under cProfile, stats to <file>."""
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+    prof.dump_stats(profile_to)
 
 
 class CountingBackend:

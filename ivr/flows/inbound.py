@@ -55,7 +55,6 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
     """Serve one inbound call; always leaves with CAC311_NEXT set for the dialplan."""
     ctx = CallContext(channel, backend, "inbound")
     await ctx.open_session()
-    ctx.look_up_caller_soon()
     outcome = "cola"
     try:
         try:
@@ -157,6 +156,12 @@ async def _choose(
 async def _main_menu(ctx: CallContext, first_key: str | None = None) -> str:
     key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu", first_key=first_key)
     intent = MENU_OPTIONS[key]
+    if intent in CASE_INTENTS:
+        # Started now, it runs while the intent is set and logged (and, for a denuncia,
+        # while the caller hears the anonymity question). Not at call start: a burst of calls
+        # would then send every caller's lookup to the database at once, most for nothing
+        # (bench/README.md, 2026-12-07).
+        ctx.look_up_caller_soon()
     await ctx.set_var("CAC311_INTENT", intent)
     await ctx.step("intencion", result=intent, intent=intent)
     if intent in CASE_INTENTS:
