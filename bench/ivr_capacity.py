@@ -20,8 +20,14 @@ The timing hook is a subclass (``TimedCall``) overriding the simulator's ``_send
 by pointing its writer at the child's stdin (``PipeCall``).
 
 ``--backend db`` creates ``cac311_bench`` (migrated, seeded, one case registered), runs the
-real ``DatabaseBackend`` (pool 10+10, 2 s timeout, as ``cac311 serve``), and drops it at the end
+real ``DatabaseBackend`` (pool 10+10, 2 s timeout, as ``cac311 serve``; its session log is
+written behind by ``ivr.journal``, flushed when the server stops), and drops it at the end
 unless ``--keep``. ``--backend fake`` uses an in-memory backend: the protocol cost alone.
+
+The server process also reports the server-side turnaround (reply read → next command
+written), how long the flow awaited each backend method (n, p50, p99: where the tail comes
+from) and the session journal's counters (written, dropped, retries). ``BENCH_PROFILE=<file>``
+in the environment runs the server process under cProfile and writes its stats there.
 
     python bench/ivr_capacity.py --backend fake --calls 2000 --concurrency 500
     python bench/ivr_capacity.py --backend db --calls 2000 --concurrency 500 --classic-calls 300
