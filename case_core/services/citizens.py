@@ -114,6 +114,11 @@ async def identify_by_caller_id(
         return [await _view(uow, row, with_cases=False) for row in rows]
 
 
+# One SELECT needs no transaction: in autocommit no BEGIN and no ROLLBACK go to the server, so
+# the lookup is one round trip (plus the pool's pre-ping) instead of three.
+_READ_ONLY_ROUND_TRIP = {"isolation_level": "AUTOCOMMIT"}
+
+
 async def identity_by_cedula(
     uow_factory: UnitOfWorkFactory, cedula: str
 ) -> tuple[int, str | None] | None:
@@ -121,8 +126,9 @@ async def identity_by_cedula(
     which needs neither the phones nor the cases of :func:`identify_by_cedula`)."""
     canonical = str(parse_cedula(cedula))
     async with uow_factory() as uow:
+        conn = await uow.session.connection(execution_options=_READ_ONLY_ROUND_TRIP)
         row = (
-            await uow.session.execute(
+            await conn.execute(
                 select(CitizenRow.id, CitizenRow.cedula).where(CitizenRow.cedula == canonical)
             )
         ).first()
@@ -138,7 +144,8 @@ async def identities_by_caller_id(
     if not candidates:
         return []
     async with uow_factory() as uow:
-        rows = await uow.session.execute(
+        conn = await uow.session.connection(execution_options=_READ_ONLY_ROUND_TRIP)
+        rows = await conn.execute(
             select(CitizenRow.id, CitizenRow.cedula)
             .join(CitizenPhoneRow, CitizenPhoneRow.citizen_id == CitizenRow.id)
             .where(CitizenPhoneRow.e164 == candidates[0])
