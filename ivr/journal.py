@@ -348,13 +348,17 @@ class SessionJournal:
             batch = [self._pending.popleft() for _ in range(n)]
             self._in_flight = n
             try:
-                await asyncio.wait_for(self._write(batch), self._write_timeout)
+                try:
+                    await asyncio.wait_for(self._write(batch), self._write_timeout)
+                except (IntegrityError, DataError):
+                    # Sessions already written by this fallback are no-ops when the batch
+                    # is retried (ON CONFLICT DO NOTHING; summary columns only set).
+                    await self._write_one_session_at_a_time(batch)
+                    n = 0  # counted there, written or dropped
             except asyncio.CancelledError:
                 self._pending.extendleft(reversed(batch))
                 self._in_flight = 0
                 raise
-            except (IntegrityError, DataError):
-                await self._write_one_session_at_a_time(batch)
             except Exception as err:  # the database is away: keep the batch, retry later
                 self._pending.extendleft(reversed(batch))
                 self._in_flight = 0
@@ -370,10 +374,9 @@ class SessionJournal:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
                 continue
-            else:
-                self.written += n
+            self.written += n
             delay = self._retry_min
-            await self._settle(n)
+            await self._settle(len(batch))
 
     async def _settle(self, n: int) -> None:
         self._in_flight = 0
