@@ -20,8 +20,14 @@ The timing hook is a subclass (``TimedCall``) overriding the simulator's ``_send
 by pointing its writer at the child's stdin (``PipeCall``).
 
 ``--backend db`` creates ``cac311_bench`` (migrated, seeded, one case registered), runs the
-real ``DatabaseBackend`` (pool 10+10, 2 s timeout, as ``cac311 serve``), and drops it at the end
+real ``DatabaseBackend`` (pool 10+10, 2 s timeout, as ``cac311 serve``; its session log is
+written behind by ``ivr.journal``, flushed when the server stops), and drops it at the end
 unless ``--keep``. ``--backend fake`` uses an in-memory backend: the protocol cost alone.
+
+The server process also reports the server-side turnaround (reply read → next command
+written), how long the flow awaited each backend method (n, p50, p99: where the tail comes
+from) and the session journal's counters (written, dropped, retries). ``BENCH_PROFILE=<file>``
+in the environment runs the server process under cProfile and writes its stats there.
 
     python bench/ivr_capacity.py --backend fake --calls 2000 --concurrency 500
     python bench/ivr_capacity.py --backend db --calls 2000 --concurrency 500 --classic-calls 300
@@ -162,8 +168,18 @@ class PipeCall(TimedCall):
 def server_process(
     backend_kind: str, url: str | None, db_timeout: float, pool: int, conn: Any
 ) -> None:
-    """Entry point of the server process: serve until told to stop, then report."""
-    asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+    """Entry point of the server process: serve until told to stop, then report.
+
+    ``BENCH_PROFILE=<file>`` in the environment: run it under cProfile, stats to <file>."""
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        asyncio.run(_serve(backend_kind, url, db_timeout, pool, conn))
+    prof.dump_stats(profile_to)
 
 
 class CountingBackend:
@@ -173,17 +189,21 @@ class CountingBackend:
         self.inner = inner
         self.calls = 0
         self.failures: Counter[str] = Counter()
+        self.waits: dict[str, list[float]] = {}  # how long the flow awaited each method
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.inner, name)
 
         async def call(*args: Any, **kw: Any) -> Any:
             self.calls += 1
+            t0 = time.perf_counter()
             try:
                 return await method(*args, **kw)
             except Exception as exc:
                 self.failures[f"{name}:{type(exc).__name__}"] += 1
                 raise
+            finally:
+                self.waits.setdefault(name, []).append(time.perf_counter() - t0)
 
         return call
 
@@ -238,9 +258,15 @@ async def _serve(
     while (message := await loop.run_in_executor(None, conn.recv)) != "stop":
         if message == "reset":  # the warm-up is over
             turnarounds.clear()
+            backend.waits.clear()
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     await server.stop()
+    journal = ""
+    if hasattr(inner, "aclose"):
+        await inner.aclose()  # the session journal writes what it still holds
+        j = inner.journal
+        journal = f"written {j.written}, dropped {j.dropped}, write retries {j.retries}"
     if engine is not None:
         await engine.dispose()
     conn.send(
@@ -249,6 +275,11 @@ async def _serve(
             "backend_calls": backend.calls,
             "server_turnarounds": turnarounds,
             "backend_failures": dict(backend.failures),
+            "backend_waits": {
+                name: (len(w), percentile(w, 50), percentile(w, 99))
+                for name, w in sorted(backend.waits.items())
+            },
+            "journal": journal,
         }
     )
 
@@ -430,6 +461,15 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     res.notes.append(
         f"backend calls {stats['backend_calls']}, failures {stats['backend_failures'] or 'none'}"
     )
+    res.notes.append(
+        "awaited per backend method (n, p50, p99): "
+        + "; ".join(
+            f"{name} {n} {ms(p50)} {ms(p99)}"
+            for name, (n, p50, p99) in stats["backend_waits"].items()
+        )
+    )
+    if stats["journal"]:
+        res.notes.append(f"session journal: {stats['journal']}")
     return res
 
 

@@ -138,6 +138,8 @@ async def start_ivr(rt: Runtime) -> None:
         caller_hash_key=_caller_key(rt),
         prompts_dir=rt.settings.prompts_dir,
     )
+    # Closed after the server (LIFO): the calls' last steps are queued, then written.
+    rt.stack.push_async_callback(backend.aclose)
     bind = rt.settings.fastagi_bind
     server = FastAgiServer(
         build_routes(backend), bind.host, bind.port, allow=rt.settings.fastagi_allow

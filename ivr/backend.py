@@ -1,10 +1,12 @@
 """What the IVR needs from the rest of the system, and its database implementation.
 
-Flows never touch SQL: they call an :class:`IvrBackend`. The database backend bounds every
-call with a short timeout and stays "down" for a while (a circuit breaker) once PostgreSQL
-refuses connections or several calls in a row fail, so that when it is unreachable each caller
-loses at most a timeout or two before being sent to the agent queue. A timeout among
-successes is a busy database, not a dead one: that call does without, the others go on.
+Flows never touch SQL: they call an :class:`IvrBackend`. The session log (start, steps, end)
+is written behind by a journal (``ivr.journal``): the flow never waits on the database to log.
+The database backend bounds every lookup with a short timeout and stays "down" for a while (a
+circuit breaker) once PostgreSQL refuses connections or several calls in a row fail, so that
+when it is unreachable each caller loses at most a timeout or two before being sent to the
+agent queue. A timeout among successes is a busy database, not a dead one: that call does
+without, the others go on.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.services import citizens as citizen_services
-from case_core.services import ivr_sessions
 from case_core.services.case_status import LookupLocked, private_status
+from ivr.journal import JournalFull, SessionJournal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +111,9 @@ class DatabaseBackend:
         failures_to_trip: int = 3,
         caller_hash_key: bytes | None = None,
         prompts_dir: str | os.PathLike[str] | None = None,
+        journal: dict[str, Any] | None = None,
     ) -> None:
+        """``journal``: keyword arguments of the session journal (``ivr.journal``)."""
         self._uow_factory = uow_factory
         self._prompts_dir = prompts_dir  # where the note_prompts job renders public notes
         self._caller_hash_key = caller_hash_key
@@ -121,6 +125,23 @@ class DatabaseBackend:
         self._failures_to_trip = failures_to_trip
         self._failures_in_a_row = 0
         self._announcements: tuple[float, list[Announcement]] | None = None
+        self.journal = SessionJournal(
+            uow_factory, caller_hash_key=caller_hash_key, guard=self._call, **(journal or {})
+        )
+
+    async def flush(self) -> None:
+        """Wait until the session log queued so far is in the database."""
+        await self.journal.flush()
+
+    async def aclose(self) -> None:
+        """Write the queued session log (for a while, if the database is away) and stop."""
+        await self.journal.close()
+
+    async def __aenter__(self) -> DatabaseBackend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     @property
     def available(self) -> bool:
@@ -169,39 +190,28 @@ class DatabaseBackend:
         caller_number: str | None,
         callback_id: int | None = None,
     ) -> int:
-        return await self._call(
-            "start_session",
-            lambda: ivr_sessions.start_session(
-                self._uow_factory,
+        """The new session's id at once (from ids reserved in advance); its row is written
+        behind (``ivr.journal``). Waits, bounded by the timeout and the breaker, only when no
+        id is reserved; raises BackendUnavailable then, or when the journal is full."""
+        try:
+            return await self.journal.start(
                 route=route,
                 uniqueid=uniqueid,
                 linkedid=linkedid,
                 caller_number=caller_number,
                 now=self._clock(),
                 callback_id=callback_id,
-            ),
-        )
+            )
+        except JournalFull:
+            raise BackendUnavailable("start_session") from None
 
     async def record_step(self, session_id: int, step: str, **fields: Any) -> None:
-        await self._call(
-            "record_step",
-            lambda: ivr_sessions.record_step(
-                self._uow_factory,
-                session_id,
-                step=step,
-                now=self._clock(),
-                caller_hash_key=self._caller_hash_key,
-                **fields,
-            ),
-        )
+        """Queue a step: never waits on the database, never raises for it."""
+        self.journal.step(session_id, step=step, now=self._clock(), **fields)
 
     async def end_session(self, session_id: int, outcome: str) -> None:
-        await self._call(
-            "end_session",
-            lambda: ivr_sessions.end_session(
-                self._uow_factory, session_id, outcome=outcome, now=self._clock()
-            ),
-        )
+        """Queue the session's end: never waits on the database."""
+        self.journal.end(session_id, outcome=outcome, now=self._clock())
 
     def forget_announcements(self) -> None:
         """Drop the cached announcements: one was created or ended (NOTIFY
@@ -225,18 +235,18 @@ class DatabaseBackend:
         return active
 
     async def citizen_by_cedula(self, cedula: str) -> CitizenMatch | None:
-        view = await self._call(
+        found = await self._call(
             "citizen_by_cedula",
-            lambda: citizen_services.identify_by_cedula(self._uow_factory, cedula),
+            lambda: citizen_services.identity_by_cedula(self._uow_factory, cedula),
         )
-        return None if view is None else CitizenMatch(view.id, view.cedula)
+        return None if found is None else CitizenMatch(*found)
 
     async def citizens_by_caller_id(self, caller_number: str) -> list[CitizenMatch]:
-        views = await self._call(
+        found = await self._call(
             "citizens_by_caller_id",
-            lambda: citizen_services.identify_by_caller_id(self._uow_factory, caller_number),
+            lambda: citizen_services.identities_by_caller_id(self._uow_factory, caller_number),
         )
-        return [CitizenMatch(v.id, v.cedula) for v in views]
+        return [CitizenMatch(*f) for f in found]
 
     async def case_status(
         self, number: str, secret: str, caller_number: str | None

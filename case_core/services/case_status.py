@@ -13,6 +13,7 @@ no note that names one (the automatic "Asignado a ..." of an assignment).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,7 +130,7 @@ async def private_status(
         ):
             log.warning("case status refused: too many failures on one case")
             raise LookupLocked()
-        if row is None or not _secret_matches(row, cedula, secret):
+        if row is None or not await _secret_matches(row, cedula, secret):
             await rate_limit.record_event(
                 session,
                 FAILURES_PER_SOURCE,
@@ -145,10 +146,12 @@ async def private_status(
         return await _status_view(uow, row, now=now, tz=tz)
 
 
-def _secret_matches(row: CaseRow, cedula: str | None, secret: str) -> bool:
+async def _secret_matches(row: CaseRow, cedula: str | None, secret: str) -> bool:
     if len(secret) == CEDULA_SUFFIX_LENGTH:
         return not row.anonymous and matches_cedula_suffix(secret, cedula)
-    return verify_tracking_code(secret, row.tracking_code_hash)
+    # scrypt costs about 12 ms of CPU and releases the GIL: in a thread, the event loop
+    # (every other call of the FastAGI process, every web request) goes on meanwhile.
+    return await asyncio.to_thread(verify_tracking_code, secret, row.tracking_code_hash)
 
 
 async def status_by_id(

@@ -113,6 +113,47 @@ async def identify_by_caller_id(
         return [await _view(uow, row, with_cases=False) for row in rows]
 
 
+# One SELECT needs no transaction: in autocommit no BEGIN and no ROLLBACK go to the server, so
+# the lookup is one round trip (plus the pool's pre-ping) instead of three.
+_READ_ONLY_ROUND_TRIP = {"isolation_level": "AUTOCOMMIT"}
+
+
+async def identity_by_cedula(
+    uow_factory: UnitOfWorkFactory, cedula: str
+) -> tuple[int, str | None] | None:
+    """``(id, cédula)`` of the citizen with this cédula: one statement (the IVR's lookup,
+    which needs neither the phones nor the cases of :func:`identify_by_cedula`)."""
+    canonical = str(parse_cedula(cedula))
+    async with uow_factory() as uow:
+        conn = await uow.session.connection(execution_options=_READ_ONLY_ROUND_TRIP)
+        row = (
+            await conn.execute(
+                select(CitizenRow.id, CitizenRow.cedula).where(CitizenRow.cedula == canonical)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def identities_by_caller_id(
+    uow_factory: UnitOfWorkFactory, caller_number: str
+) -> list[tuple[int, str | None]]:
+    """``(id, cédula)`` of the citizens who gave this phone number, by id: one statement
+    (the IVR's lookup; see :func:`identify_by_caller_id`)."""
+    candidates = caller_id_candidates(caller_number)
+    if not candidates:
+        return []
+    async with uow_factory() as uow:
+        conn = await uow.session.connection(execution_options=_READ_ONLY_ROUND_TRIP)
+        rows = await conn.execute(
+            select(CitizenRow.id, CitizenRow.cedula)
+            .join(CitizenPhoneRow, CitizenPhoneRow.citizen_id == CitizenRow.id)
+            .where(CitizenPhoneRow.e164 == candidates[0])
+            .distinct()
+            .order_by(CitizenRow.id)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
 async def citizen_view(uow_factory: UnitOfWorkFactory, citizen_id: int) -> CitizenView:
     async with uow_factory() as uow:
         row = await uow.citizens.get(citizen_id)

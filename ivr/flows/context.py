@@ -2,17 +2,21 @@
 
 Everything the caller chooses is written twice, as it happens: as a channel variable (for the
 queue and the agent's screen pop, available even when the database is down) and as a step of
-the IVR session (for the record, when the database is up).
+the IVR session (for the record). The session log is written behind (``ivr.journal``): a step
+never waits on the database, and one taken while the database is away is written once it is
+back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.agi.channel import AgiChannel
-from ivr.backend import BackendUnavailable, IvrBackend
+from ivr.backend import BackendUnavailable, CitizenMatch, IvrBackend
 from ivr.prompts.catalogue import file_for
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,8 @@ class CallContext:
     variables: dict[str, str] = field(default_factory=dict)
     # The prompt whose answer is being collected (None between questions).
     asking: str | None = None
+    # The caller-ID lookup, started early (while the greeting and the menu play).
+    _caller_lookup: asyncio.Task[list[CitizenMatch]] | None = field(default=None, repr=False)
 
     @property
     def caller_number(self) -> str:
@@ -56,8 +62,11 @@ class CallContext:
     async def step(
         self, step: str, *, digits: str | None = None, result: str | None = None, **fields: Any
     ) -> None:
-        """Record a step; a database failure never stops the call."""
-        if self.session_id is None or not self.db_up:
+        """Record a step; a database failure never stops the call.
+
+        Recorded even while the database is away (``db_up`` False): the session journal keeps
+        it and writes it once the database is back (``ivr.journal``)."""
+        if self.session_id is None:
             return
         try:
             await self.backend.record_step(
@@ -73,6 +82,30 @@ class CallContext:
             await self.backend.end_session(self.session_id, outcome)
         except BackendUnavailable:
             self.db_up = False
+
+    def look_up_caller_soon(self) -> None:
+        """Start the caller-ID lookup now, in the background: by the time the caller has
+        chosen an option that needs it, it is usually done, so it costs the caller no wait."""
+        if self._caller_lookup is None and self.caller_number and self.db_up:
+            self._caller_lookup = asyncio.get_running_loop().create_task(
+                self.backend.citizens_by_caller_id(self.caller_number),
+                name="ivr-caller-lookup",
+            )
+            self._caller_lookup.add_done_callback(_retrieved)
+
+    async def citizens_by_caller_id(self) -> list[CitizenMatch]:
+        """The citizens who gave the caller's number (the early lookup's answer, or a new
+        one). Raises BackendUnavailable like the backend."""
+        if not self.caller_number:
+            return []
+        if self._caller_lookup is None:
+            return await self.backend.citizens_by_caller_id(self.caller_number)
+        return await asyncio.shield(self._caller_lookup)
+
+    def drop_lookups(self) -> None:
+        """The call is over: an early lookup nobody needed is cancelled."""
+        if self._caller_lookup is not None and not self._caller_lookup.done():
+            self._caller_lookup.cancel()
 
     async def set_var(self, name: str, value: str) -> None:
         self.variables[name] = value
@@ -105,3 +138,10 @@ class CallContext:
     def partial(self) -> str:
         """Keys of the question in progress (when the caller hung up during it)."""
         return self.channel.keyed if self.asking else ""
+
+
+def _retrieved(task: asyncio.Task[object]) -> None:
+    """An early lookup whose answer nobody awaited: its failure is already counted by the
+    backend's breaker; do not let asyncio report it as never retrieved."""
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.exception()

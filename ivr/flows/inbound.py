@@ -81,6 +81,8 @@ async def inbound(channel: AgiChannel, backend: IvrBackend) -> None:
         await ctx.step("colgo", digits=_partial(ctx), result=ctx.asking or "colgo", outcome="colgo")
         await ctx.finish("colgo")
         raise
+    finally:
+        ctx.drop_lookups()
 
 
 def _one_key(value: str | None) -> str | None:
@@ -154,6 +156,12 @@ async def _choose(
 async def _main_menu(ctx: CallContext, first_key: str | None = None) -> str:
     key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu", first_key=first_key)
     intent = MENU_OPTIONS[key]
+    if intent in CASE_INTENTS:
+        # Started now, it runs while the intent is set and logged (and, for a denuncia,
+        # while the caller hears the anonymity question). Not at call start: a burst of calls
+        # would then send every caller's lookup to the database at once, most for nothing
+        # (bench/README.md, 2026-12-07).
+        ctx.look_up_caller_soon()
     await ctx.set_var("CAC311_INTENT", intent)
     await ctx.step("intencion", result=intent, intent=intent)
     if intent in CASE_INTENTS:
@@ -180,7 +188,7 @@ async def _caller_id_match(ctx: CallContext) -> bool:
     if not ctx.db_up or not ctx.caller_number:
         return False
     try:
-        matches = await ctx.backend.citizens_by_caller_id(ctx.caller_number)
+        matches = await ctx.citizens_by_caller_id()  # started with the call
     except BackendUnavailable:
         ctx.db_up = False
         return False

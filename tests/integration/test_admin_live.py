@@ -23,9 +23,7 @@ from ami.queue_control import AmiQueueControl
 from asterisk_sim.agi import CallerScript, Press, SimulatedAgiCall, parse_agi_args
 from asterisk_sim.ami import AmiSimulator
 from cac311.config import Settings
-from ivr.agi.server import FastAgiServer
 from ivr.backend import DatabaseBackend
-from ivr.routes import build_routes
 from tests.integration.test_desktop_support import (
     CSRF_RE,
     PASSWORD,
@@ -34,6 +32,7 @@ from tests.integration.test_desktop_support import (
     FakeQueueControl,
     next_message,
 )
+from tests.integration.test_ivr_flows import serving
 
 AGENT_INTERFACE = "PJSIP/1001"  # agente1 in the demo users
 
@@ -198,7 +197,7 @@ async def test_given_a_connected_desktop_when_an_announcement_is_made_then_it_sh
 
     # The next caller hears it before the menu.
     backend = DatabaseBackend(seeded, tz=panama, clock=desk.clock)
-    async with FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5) as agi:
+    async with serving(backend) as agi:
         call = SimulatedAgiCall(
             "127.0.0.1",
             agi.port,
@@ -216,7 +215,7 @@ async def test_given_a_connected_desktop_when_an_announcement_is_made_then_it_sh
     # It expires by itself: four hours later the IVR no longer plays it.
     desk.clock.advance(hours=4, minutes=1)
     later = DatabaseBackend(seeded, tz=panama, clock=desk.clock)
-    async with FastAgiServer(build_routes(later), "127.0.0.1", 0, command_timeout=5) as agi:
+    async with serving(later) as agi:
         call = SimulatedAgiCall(
             "127.0.0.1",
             agi.port,

@@ -23,11 +23,10 @@ from case_core.db.models import CallbackRow, CaseRow, IvrSessionRow, SurveyAnswe
 from case_core.domain.callbacks import make_policy
 from dialer.ami_originator import AmiOriginator
 from dialer.dialer import Dialer
-from ivr.agi.server import FastAgiServer
 from ivr.backend import DatabaseBackend
 from ivr.flows import callbacks as callback_flows
-from ivr.routes import build_routes
 from tests.integration.test_ivr_callbacks import arm_leg
+from tests.integration.test_ivr_flows import flush_ivr_logs, serving
 
 PA = ZoneInfo("America/Panama")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=PA).astimezone(UTC)  # a Tuesday, 10:00
@@ -36,7 +35,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=PA).astimezone(UTC)  # a Tuesday, 10:
 @pytest.fixture
 async def server(seeded):
     backend = DatabaseBackend(seeded, tz=PA, clock=lambda: NOW)
-    async with FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5) as srv:
+    async with serving(backend) as srv:
         yield srv
 
 
@@ -212,6 +211,7 @@ async def test_unknown_callback_id_is_refused_cleanly_logged_once_and_counted(
     refused = [r for r in caplog.records if "callback session refused" in r.getMessage()]
     assert len(refused) == 1 and refused[0].levelno == logging.WARNING
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    await flush_ivr_logs()
     async with seeded() as uow:
         (session,) = (await uow.session.scalars(select(IvrSessionRow))).all()
     assert (session.callback_id, session.outcome) == (None, "devolucion_desconocida")

@@ -326,3 +326,31 @@ async def test_the_database_refuses_an_sla_above_thirty_days(seeded):
         uow.session.add(ServiceRow(entity_id=entity.id, code="x", name="x", sla_days=31))
         with pytest.raises(DBAPIError, match="sla_days_legal"):
             await uow.session.flush()
+
+
+async def test_given_a_tracking_code_when_checked_then_scrypt_runs_off_the_event_loop(
+    seeded, panama, monkeypatch
+):
+    """scrypt (about 12 ms of CPU) must not stop the event loop: every other call of the
+    FastAGI process waits meanwhile. It runs in a thread (hashlib.scrypt releases the GIL)."""
+    import threading
+
+    from case_core.services import case_status
+
+    entity_id, service_id, _ = await _ids(seeded)
+    registered = await register_case(
+        seeded, _command(entity_id, service_id), actor=AGENT, now=NOW, tz=panama
+    )
+    threads: list[threading.Thread] = []
+    real = case_status.verify_tracking_code
+
+    def spy(code: str, stored: str | None) -> bool:
+        threads.append(threading.current_thread())
+        return real(code, stored)
+
+    monkeypatch.setattr(case_status, "verify_tracking_code", spy)
+    status = await status_for_caller(
+        seeded, number=registered.number, secret=registered.tracking_code, now=NOW, tz=panama
+    )
+    assert status is not None and status.number == registered.number
+    assert threads and threading.main_thread() not in threads

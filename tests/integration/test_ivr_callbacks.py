@@ -15,9 +15,8 @@ from case_core.db.models import CallbackRow, CaseRow, SurveyAnswerRow
 from case_core.domain.case import CaseType, Channel
 from case_core.domain.roles import Actor, Role
 from case_core.services.cases import RegisterCase, register_case
-from ivr.agi.server import FastAgiServer
 from ivr.backend import DatabaseBackend
-from ivr.routes import build_routes
+from tests.integration.test_ivr_flows import serving
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 _seq = itertools.count(16)
@@ -27,7 +26,7 @@ PANAMA = ZoneInfo("America/Panama")
 @pytest.fixture
 async def server(seeded):
     backend = DatabaseBackend(seeded, tz=PANAMA, clock=lambda: NOW)
-    async with FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5) as srv:
+    async with serving(backend) as srv:
         yield srv
 
 

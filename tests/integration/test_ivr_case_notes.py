@@ -16,12 +16,18 @@ from asterisk_sim.agi import Press, Timeout
 from case_core.domain.case import CaseType
 from case_core.domain.roles import Actor, Role
 from case_core.services.cases import add_note
-from ivr.agi.server import FastAgiServer
 from ivr.backend import DatabaseBackend
 from ivr.prompts.catalogue import file_for
 from ivr.prompts.notes import NotePromptRenderer, note_prompt_name, note_prompt_path
-from ivr.routes import build_routes
-from tests.integration.test_ivr_flows import NOW, PANAMA, _call, _idaan_case, _played, _wrong
+from tests.integration.test_ivr_flows import (
+    NOW,
+    PANAMA,
+    _call,
+    _idaan_case,
+    _played,
+    _wrong,
+    serving,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("sox") is None,
@@ -35,7 +41,7 @@ NOTE = "Cuadrilla asignada; la fuga se repara el jueves."
 @pytest.fixture
 async def server(seeded, tmp_path):
     backend = DatabaseBackend(seeded, tz=PANAMA, clock=lambda: NOW, prompts_dir=tmp_path)
-    async with FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5) as srv:
+    async with serving(backend) as srv:
         yield srv
 
 

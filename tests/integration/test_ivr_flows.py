@@ -5,6 +5,8 @@ is down."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,9 +35,33 @@ NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 PANAMA = ZoneInfo("America/Panama")
 
 
-def _server(uow_factory, **backend_kw) -> FastAgiServer:
-    backend = DatabaseBackend(uow_factory, tz=PANAMA, clock=lambda: NOW, **backend_kw)
-    return FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5)
+# Backends of the servers running now: their session journals are flushed before a read.
+_LIVE_BACKENDS: list[DatabaseBackend] = []
+
+
+async def flush_ivr_logs() -> None:
+    """Wait until the session log of every running test server is in the database (the
+    journal writes behind the flow, ``ivr.journal``)."""
+    for backend in list(_LIVE_BACKENDS):
+        await backend.flush()
+
+
+@asynccontextmanager
+async def serving(backend: DatabaseBackend) -> AsyncIterator[FastAgiServer]:
+    """A FastAGI server on the real routes; on exit, its backend writes the session log."""
+    _LIVE_BACKENDS.append(backend)
+    try:
+        async with (
+            backend,
+            FastAgiServer(build_routes(backend), "127.0.0.1", 0, command_timeout=5) as srv,
+        ):
+            yield srv
+    finally:
+        _LIVE_BACKENDS.remove(backend)
+
+
+def _server(uow_factory, **backend_kw):  # type: ignore[no-untyped-def]
+    return serving(DatabaseBackend(uow_factory, tz=PANAMA, clock=lambda: NOW, **backend_kw))
 
 
 async def _call(server, actions, route="inbound", **kw) -> SimulatedAgiCall:
@@ -45,6 +71,7 @@ async def _call(server, actions, route="inbound", **kw) -> SimulatedAgiCall:
 
 
 async def _session(uow_factory, uniqueid):
+    await flush_ivr_logs()
     async with uow_factory() as uow:
         row = (
             await uow.session.scalars(
