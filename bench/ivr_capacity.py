@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import re
 import resource
 import sys
 import time
@@ -96,19 +97,58 @@ def caller_scripts(case_number: str) -> list[tuple[str, str, list[CallerAction]]
 
 # ---- the simulated Asterisk side, with timestamps ------------------------------------------
 
+#: Seconds a caller takes to press one key (in a cédula, a case number) once prompted.
+KEY_SECONDS = 0.4
+_ENDPOS = re.compile(rb"endpos=(\d+)")
+_RESULT = re.compile(rb"result=(-?\d+)")
+
+
+def media_seconds(command: str, reply: bytes) -> float:
+    """How long a real channel takes to answer ``command`` with ``reply`` (``--pace``): a
+    prompt plays for its ``endpos`` samples at 8 kHz (the simulator's prompts last 1 s, shorter
+    than the real ones: a harsher load), a key comes after ``KEY_SECONDS``, a digit wait that
+    ends with no key lasts its timeout, spoken digits 0.5 s each; the other commands
+    (variables, ANSWER, VERBOSE) answer at once, as in Asterisk."""
+    words = command.split()
+    if words[:2] in (["STREAM", "FILE"], ["CONTROL", "STREAM"]):
+        found = _ENDPOS.search(reply)
+        return int(found.group(1)) / 8000 if found else 0.0
+    if words[:3] == ["WAIT", "FOR", "DIGIT"]:
+        result = _RESULT.search(reply)
+        if result and result.group(1) == b"0" and len(words) > 3 and words[3].isdigit():
+            return int(words[3]) / 1000  # no key: the whole timeout
+        return KEY_SECONDS
+    if words[:2] == ["GET", "DATA"]:
+        result = _RESULT.search(reply)
+        keys = len(result.group(1)) if result and result.group(1) != b"-1" else 0
+        return 1.0 + KEY_SECONDS * keys
+    if words[:2] == ["SAY", "DIGITS"] or words[:2] == ["SAY", "NUMBER"]:
+        return 0.5 * len(words[2]) if len(words) > 2 else 0.0
+    if words[:1] == ["EXEC"]:
+        return 1.0
+    return 0.0
+
 
 class TimedCall(SimulatedAgiCall):
     """A SimulatedAgiCall that timestamps each reply it writes and each command it reads."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, pace: float = 0.0, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.turnarounds: list[float] = []
         self.t_start = 0.0
         self.t_first = 0.0
         self.t_end = 0.0
         self._sent_at = 0.0
+        self.pace = pace
+        self._command: str | None = None
 
     async def _send(self, data: bytes) -> None:
+        if self.pace and self._command is not None:
+            # A real channel answers a prompt when it has played, a key when it is pressed.
+            delay = media_seconds(self._command, data) * self.pace
+            self._command = None
+            if delay > 0:
+                await asyncio.sleep(delay)
         await super()._send(data)
         self._sent_at = time.perf_counter()
 
@@ -118,6 +158,7 @@ class TimedCall(SimulatedAgiCall):
             self.t_first = now  # the first command: counted as setup, not as turnaround
         else:
             self.turnarounds.append(now - self._sent_at)
+        self._command = raw.decode("utf-8", errors="replace").strip().upper()
         await super()._handle(raw)
 
     async def run(self) -> Any:  # type: ignore[override]
@@ -311,12 +352,18 @@ def _expected_outcome(name: str) -> str:
     return {"consulta": "cola", "estado": "fin", "reintentos": "cola"}.get(name, "cola")
 
 
-async def run_calls(label: str, n: int, concurrency: int, make_call: Any) -> Result:
-    """Run ``n`` calls, ``concurrency`` at a time; ``make_call(i)`` -> (script name, call)."""
+async def run_calls(
+    label: str, n: int, concurrency: int, make_call: Any, ramp: float = 0.0
+) -> Result:
+    """Run ``n`` calls, ``concurrency`` at a time; ``make_call(i)`` -> (script name, call).
+    ``ramp`` spreads the first ``concurrency`` arrivals over that many seconds (real calls do
+    not all arrive in the same millisecond)."""
     sem = asyncio.Semaphore(concurrency)
     done: list[tuple[str, TimedCall]] = []
 
     async def one(i: int) -> None:
+        if ramp and i < concurrency:
+            await asyncio.sleep(ramp * i / concurrency)
         async with sem:
             name, call = make_call(i)
             await call.run()
@@ -337,7 +384,7 @@ async def run_calls(label: str, n: int, concurrency: int, make_call: Any) -> Res
     return res
 
 
-def fastagi_call_factory(port: int, case_number: str) -> Any:
+def fastagi_call_factory(port: int, case_number: str, pace: float = 0.0) -> Any:
     scripts = caller_scripts(case_number)
 
     def make(i: int) -> tuple[str, TimedCall]:
@@ -350,6 +397,7 @@ def fastagi_call_factory(port: int, case_number: str) -> Any:
             callerid=callerid,
             variables={"CAC311_GREETED": "1"},
             call_timeout=120,
+            pace=pace,
         )
         return name, call
 
@@ -445,7 +493,11 @@ async def run_fastagi(args: argparse.Namespace, url: str | None, case_number: st
     parent.send("reset")
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     res = await run_calls(
-        "FastAGI (1 process)", args.calls, args.concurrency, fastagi_call_factory(port, case_number)
+        "FastAGI (1 process)" + (f", paced ×{args.pace:g}" if args.pace else ""),
+        args.calls,
+        args.concurrency,
+        fastagi_call_factory(port, case_number, args.pace),
+        ramp=args.ramp,
     )
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     parent.send("stop")
@@ -577,6 +629,19 @@ def main() -> int:
         "PostgreSQL connection, max_connections is usually 100)",
     )
     p.add_argument("--skip-fastagi", action="store_true")
+    p.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="FastAGI calls take real media time (prompts, key presses) × PACE: 1 is real "
+        "time, 0 answers at once, a throughput stress (%(default)s)",
+    )
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="spread the first --concurrency arrivals over this many seconds (%(default)s)",
+    )
     p.add_argument(
         "--db-timeout",
         type=float,

@@ -21,6 +21,8 @@ is then not played). Only the legal recording notice is not interruptible (aster
 
 from __future__ import annotations
 
+import asyncio
+
 from case_core.domain.case import CASE_NUMBER_RE
 from case_core.domain.cedula import parse_dtmf_cedula
 from case_core.domain.errors import InvalidCedula
@@ -154,14 +156,17 @@ async def _choose(
 
 
 async def _main_menu(ctx: CallContext, first_key: str | None = None) -> str:
+    if first_key is None:
+        # Started as the menu begins, the caller-ID lookup runs while the caller listens to
+        # the options (seconds): a case intent then finds it done and the caller waits for
+        # nothing (issue 18). A caller who chooses consulta or estado did not need it: one
+        # indexed SELECT. Not at call start: a caller who barged in on the greeting is
+        # answered at once, and the greeting's callers do not all reach the menu.
+        ctx.look_up_caller_soon()
     key = await _choose(ctx, "menu_principal", "".join(MENU_OPTIONS), "menu", first_key=first_key)
     intent = MENU_OPTIONS[key]
     if intent in CASE_INTENTS:
-        # Started now, it runs while the intent is set and logged (and, for a denuncia,
-        # while the caller hears the anonymity question). Not at call start: a burst of calls
-        # would then send every caller's lookup to the database at once, most for nothing
-        # (bench/README.md, 2026-12-07).
-        ctx.look_up_caller_soon()
+        ctx.look_up_caller_soon()  # no-op when started with the menu
     await ctx.set_var("CAC311_INTENT", intent)
     await ctx.step("intencion", result=intent, intent=intent)
     if intent in CASE_INTENTS:
@@ -242,6 +247,28 @@ async def _cedula(ctx: CallContext) -> None:
     raise ToAgent("cedula_no_valida")
 
 
+async def _checked_while_the_caller_waits(
+    ctx: CallContext, number: str, secret: str
+) -> CaseStatusInfo | None:
+    """The case status, checked while the caller hears "Un momento, por favor": checking a
+    tracking code takes tens of milliseconds (scrypt, then the rate limits), which the
+    caller would otherwise hear as silence (issue 18). The check runs to its end even if the
+    caller hangs up meanwhile, so a wrong code always counts against the rate limits."""
+    check = asyncio.get_running_loop().create_task(
+        ctx.backend.case_status(number, secret, ctx.caller_number or None),
+        name="ivr-case-status",
+    )
+    _RUNNING.add(check)
+    check.add_done_callback(_RUNNING.discard)
+    check.add_done_callback(lambda t: t.cancelled() or t.exception())  # seen by the caller
+    await ctx.play("un_momento")
+    return await asyncio.shield(check)
+
+
+#: Checks that outlive a caller who hung up (kept referenced until they end).
+_RUNNING: set[asyncio.Task[CaseStatusInfo | None]] = set()
+
+
 async def _case_status(ctx: CallContext) -> str:
     heard_a_status = False
     while True:
@@ -251,7 +278,7 @@ async def _case_status(ctx: CallContext) -> str:
             raise ToAgent("sin_sistema")
         secret = await _ask_case_secret(ctx)
         try:
-            info = await ctx.backend.case_status(number, secret, ctx.caller_number or None)
+            info = await _checked_while_the_caller_waits(ctx, number, secret)
         except CaseLookupLocked:
             await ctx.step("estado", result="bloqueado")
             await ctx.play("caso_demasiados_intentos")

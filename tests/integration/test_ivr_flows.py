@@ -4,6 +4,7 @@ is down."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -255,6 +256,52 @@ async def test_a_known_number_with_a_wrong_code_sounds_like_an_unknown_number(se
     assert "cac311/entidad-idaan" not in _played(known)
     assert "CAC311_CASE_NUMBER" not in known.variables
     assert known.variables["CAC311_NEXT"] == unknown.variables["CAC311_NEXT"] == "queue"
+
+
+async def test_the_caller_hears_un_momento_while_the_code_is_checked(server, seeded):
+    registered = await _idaan_case(seeded)
+    call = await _call(
+        server,
+        [Press("5"), Press(registered.number + "#"), Press(registered.tracking_code + "#")],
+    )
+    played = _played(call)
+    # Right after the code: instant feedback, then the status once it is checked.
+    assert played.index("cac311/caso-codigo") < played.index("cac311/un-momento")
+    assert played.index("cac311/un-momento") < played.index("cac311/estado-asignado")
+
+
+async def test_a_wrong_code_counts_even_if_the_caller_hangs_up_while_it_is_checked(
+    server, seeded
+):
+    """Hanging up during "un momento" must not be a way to try codes without being
+    counted: five such calls lock the caller out like five heard refusals."""
+    from case_core.db.models import RateEventRow
+
+    registered = await _idaan_case(seeded)
+    wrong = _wrong(registered.tracking_code)
+    for _ in range(5):
+        await _call(
+            server,
+            [Press("5"), Press(registered.number + "#"), Press(wrong + "#"), HangUp()],
+            callerid="61110005",
+        )
+
+    async def counted() -> int:
+        async with seeded() as uow:
+            rows = await uow.session.scalars(select(RateEventRow))
+            return len(rows.all())
+
+    for _ in range(500):  # the checks finish after the hang-ups
+        if await counted() >= 5:
+            break
+        await asyncio.sleep(0.01)
+    assert await counted() == 5
+    locked = await _call(
+        server,
+        [Press("5"), Press(registered.number + "#"), Press(registered.tracking_code + "#")],
+        callerid="61110005",
+    )
+    assert "cac311/caso-demasiados-intentos" in _played(locked)
 
 
 async def test_the_last_four_of_the_cedula_open_an_identified_citizens_case(server, seeded):
