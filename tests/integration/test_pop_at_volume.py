@@ -42,6 +42,14 @@ desktop = make_desktop_fixture()
 sim, bridge, until = bridge_cases.sim, bridge_cases.bridge, bridge_cases.until
 
 
+async def _ana_socket(desktop):  # type: ignore[no-untyped-def]
+    """agente1's desktop socket, past its hello."""
+    ana = await desktop.login("agente1", form=False)
+    ws = await ana.ws()
+    await next_message(ws, "hello")
+    return ws
+
+
 @pytest.fixture
 def web_reads(monkeypatch):
     """Counts the web process's reads of a notified pop or agent state."""
@@ -65,9 +73,7 @@ def web_reads(monkeypatch):
 async def test_a_pop_and_its_closing_reach_the_socket_without_a_database_read(
     desktop, other_process, web_reads
 ):
-    ana = await desktop.login("agente1", form=False)
-    ws = await ana.ws()
-    await next_message(ws, "hello")
+    ws = await _ana_socket(desktop)
     pop = await _pop(other_process)
     pop_id = await publish_pop(other_process, pop, now=START)
     message = await next_message(ws, "pop")
@@ -81,9 +87,7 @@ async def test_a_pop_and_its_closing_reach_the_socket_without_a_database_read(
 async def test_a_pop_too_large_for_a_notification_is_read_from_its_row(
     desktop, other_process, web_reads
 ):
-    ana = await desktop.login("agente1", form=False)
-    ws = await ana.ws()
-    await next_message(ws, "hello")
+    ws = await _ana_socket(desktop)
     pop = await _pop(other_process)
     pop["identity"]["label"] = "á" * MAX_NOTIFY_BYTES  # over the limit in bytes, not chars
     pop_id = await publish_pop(other_process, pop, now=START)
@@ -96,9 +100,7 @@ async def test_a_pop_too_large_for_a_notification_is_read_from_its_row(
 async def test_agent_states_are_pushed_from_the_notice_and_an_older_one_never_wins(
     desktop, other_process, web_reads
 ):
-    ana = await desktop.login("agente1", form=False)
-    ws = await ana.ws()
-    await next_message(ws, "hello")
+    ws = await _ana_socket(desktop)
     later, earlier = START + timedelta(seconds=10), START + timedelta(seconds=5)
     await record_agent_states(
         other_process,
