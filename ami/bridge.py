@@ -298,10 +298,10 @@ class AmiBridge:
         if entry is not None:
             at, ivr, task = entry
             if ivr == _ivr_key(record) and time.monotonic() - at <= PREFETCH_MAX_AGE:
-                with contextlib.suppress(Exception):  # e.g. the database was down then
-                    facts = await task
+                await asyncio.wait({task})  # its failure is not this pop's: gather again
+                if not task.cancelled() and task.exception() is None:
                     self.prefetch_used += 1
-                    return facts
+                    return task.result()
             else:
                 task.cancel()
         return await self._gather(record)
