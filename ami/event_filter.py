@@ -69,9 +69,10 @@ class FilterRule:
 def _may_match_raw(rule: FilterRule, block: bytes) -> bool:
     if rule.header is None:
         return True
-    header = b"\r\n" + rule.header.lower().encode() + b":"
+    # Lowered as bytes, like the block (only ASCII letters change: "É" stays "É" on both).
+    header = b"\r\n" + rule.header.encode().lower() + b":"
     if rule.method in ("exact", "starts_with"):
-        value = rule.value.lower().encode()
+        value = rule.value.encode().lower()
         return header + b" " + value in block or header + value in block
     return header in block
 

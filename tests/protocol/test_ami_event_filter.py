@@ -260,3 +260,12 @@ async def test_the_client_never_skips_shutdown_even_if_its_filter_would():
     block = b"\r\nevent: shutdown\r\nshutdown: cleanly\r\n"
     assert client._skip_events("Shutdown", block) is False
     assert client._skip_events("Newexten", b"\r\nevent: newexten\r\n") is True
+
+
+def test_the_raw_pre_filter_compares_non_ascii_values_as_the_block_has_them():
+    f = EventFilter.from_lines(
+        [("eventfilter(action(include),name(VarSet),header(Value),method(exact))", "ÉXITO")]
+    )
+    block = b"Event: VarSet\r\nVariable: X\r\nValue: \xc3\x89XITO\r\n"
+    assert f.allows(AmiParser(expect_banner=False).feed(block + b"\r\n")[0].fields)
+    assert f.may_allow_raw("VarSet", b"\r\n" + block.lower())
