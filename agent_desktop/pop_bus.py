@@ -31,6 +31,7 @@ from sqlalchemy.types import DateTime, Text
 
 from agent_desktop.pg_listen import PgListener
 from case_core.db.models.desktop import ScreenPopRow
+from case_core.db.notify import notify_all
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.services.agents import AGENT_STATE_CHANNEL, parse_agent_state_notice
 
@@ -92,6 +93,10 @@ def notification_payload(pop_id: int, interface: str, message: dict[str, Any]) -
     return payload if len(payload.encode()) < MAX_NOTIFY_BYTES else str(pop_id)
 
 
+def _closed_payload(pop_id: int, interface: str) -> str:
+    return notification_payload(pop_id, interface, {"type": "pop_closed", "pop_id": pop_id})
+
+
 def parse_notification(payload: str) -> Notification:
     """Read a ``cac311_pop`` payload (JSON or a bare id); ValueError when malformed."""
     if not payload.startswith("{"):
@@ -104,10 +109,6 @@ def parse_notification(payload: str) -> Notification:
         raise ValueError("pop notification without a message")
     return Notification(pop_id, interface, message)
 
-
-_NOTIFY_ALL = text(
-    "SELECT pg_notify(:channel, p) FROM unnest(:payloads) WITH ORDINALITY AS n(p, i) ORDER BY i"
-).bindparams(bindparam("payloads", type_=ARRAY(Text)))
 
 # One statement: close the agent's open pops (an agent has one live call), insert the new one.
 _PUBLISH = text(
@@ -153,13 +154,10 @@ async def publish_pop(
             )
         ).one()
         pop_id, stale_ids = found.id, list(found.stale)
-        payloads = [
-            notification_payload(i, interface, {"type": "pop_closed", "pop_id": i})
-            for i in stale_ids
-        ]
+        payloads = [_closed_payload(i, interface) for i in stale_ids]
         message = {"type": "pop", "pop_id": pop_id, "pop": pop}  # as StoredPop.message()
         payloads.append(notification_payload(pop_id, interface, message))
-        await uow.session.execute(_NOTIFY_ALL, {"channel": POP_CHANNEL, "payloads": payloads})
+        await notify_all(uow.session, POP_CHANNEL, payloads)
         await uow.commit()
         return pop_id
 
@@ -186,12 +184,8 @@ async def close_pops(
     async with uow_factory() as uow:
         params = {"uniqueids": [u for u, _ in ended], "ats": [at for _, at in ended]}
         closed = sorted((await uow.session.execute(_CLOSE, params)).all())
-        if closed:
-            payloads = [
-                notification_payload(i, interface, {"type": "pop_closed", "pop_id": i})
-                for i, interface in closed
-            ]
-            await uow.session.execute(_NOTIFY_ALL, {"channel": POP_CHANNEL, "payloads": payloads})
+        payloads = [_closed_payload(i, interface) for i, interface in closed]
+        await notify_all(uow.session, POP_CHANNEL, payloads)
         await uow.commit()
         return [i for i, _ in closed]
 

@@ -17,11 +17,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import Text
+from sqlalchemy import func, select
 
 from case_core.db.models.desktop import AgentStateEventRow
+from case_core.db.notify import notify_all
 from case_core.db.uow import UnitOfWorkFactory
 
 AGENT_STATE_CHANNEL = "cac311_agent_state"
@@ -151,8 +150,8 @@ async def record_agent_states(
     rows = [
         AgentStateEventRow(
             interface=s.interface,
-            state=AgentState(s.state).value,
-            reason=(s.reason or None) if AgentState(s.state) is AgentState.PAUSED else None,
+            state=s.state.value,
+            reason=(s.reason or None) if s.state is AgentState.PAUSED else None,
             at=s.at,
             source=s.source[:40],
         )
@@ -166,13 +165,7 @@ async def record_agent_states(
             json.dumps({"id": row.id, "state": view_of(row).to_json()}, ensure_ascii=False)
             for row in rows
         ]
-        await uow.session.execute(
-            text(
-                "SELECT pg_notify(:channel, p) FROM unnest(:payloads) WITH ORDINALITY AS n(p, i) "
-                "ORDER BY i"
-            ).bindparams(bindparam("payloads", type_=ARRAY(Text))),
-            {"channel": AGENT_STATE_CHANNEL, "payloads": payloads},
-        )
+        await notify_all(uow.session, AGENT_STATE_CHANNEL, payloads)
         await uow.commit()
         return [row.id for row in rows]
 

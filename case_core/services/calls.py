@@ -9,6 +9,7 @@ from sqlalchemy import case, cast, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from case_core.db.models import CallRow, UserRow
+from case_core.db.notify import notify_all
 from case_core.db.uow import UnitOfWork, UnitOfWorkFactory
 
 CALLS_CHANNEL = "cac311_calls"
@@ -117,12 +118,7 @@ async def save_calls(uow_factory: UnitOfWorkFactory, snapshots: list[CallSnapsho
 
             await mark_dirty_many(uow.session, quarters)
         # Live views (the wallboard) listen for this to refresh within a second.
-        await uow.session.execute(
-            text(
-                "SELECT pg_notify(:channel, CAST(i AS text)) FROM unnest(CAST(:ids AS bigint[])) i"
-            ),
-            {"channel": CALLS_CHANNEL, "ids": sorted(ids.values())},
-        )
+        await notify_all(uow.session, CALLS_CHANNEL, [str(i) for i in sorted(ids.values())])
         await uow.commit()
     return [ids[(s.server, s.uniqueid)] for s in snapshots]
 
