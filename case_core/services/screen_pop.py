@@ -19,8 +19,8 @@ from case_core.db.uow import UnitOfWork, UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.cedula import parse_cedula
 from case_core.domain.errors import DomainError, NotFound
+from case_core.domain.phone import caller_id_candidates
 from case_core.domain.roles import Actor, Role, can_see_case
-from case_core.services.citizens import identify_by_caller_id
 
 PANAMA = ZoneInfo("America/Panama")
 
@@ -199,11 +199,11 @@ async def gather_caller(
         if row is not None:
             identity.update(status="ivr", citizen=citizen_json(row))
             return CallerFacts(ivr, identity, tuple(await uow.cases.for_citizen(row.id)))
-    if identity["cedula"] or not caller_number:
-        return CallerFacts(ivr, identity)
-    matches = await identify_by_caller_id(uow_factory, caller_number)
-    async with uow_factory() as uow:
-        rows = [r for m in matches if (r := await uow.citizens.get(m.id)) is not None]
+        candidates = caller_id_candidates(caller_number) if caller_number else []
+        if identity["cedula"] or not candidates:
+            return CallerFacts(ivr, identity)
+        # Several citizens may share a home phone: the agent then chooses.
+        rows = await uow.citizens.by_phone(candidates[0])
         if len(rows) == 1:
             identity.update(status="caller_id", citizen=citizen_json(rows[0]))
             return CallerFacts(ivr, identity, tuple(await uow.cases.for_citizen(rows[0].id)))
