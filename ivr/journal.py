@@ -58,7 +58,7 @@ from case_core.domain.privacy import caller_hash
 
 log = logging.getLogger(__name__)
 
-# Session columns a step may set along with it (the same as the synchronous service).
+# Session columns a step may set along with it.
 SESSION_FIELDS = frozenset(
     {"intent", "citizen_id", "cedula", "anonymous", "case_number", "callback_id", "outcome"}
 )

@@ -7,20 +7,23 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from case_core.db.models import CallRow, IvrSessionRow
-from case_core.services.ivr_sessions import close_stale, record_step, start_session
+from case_core.services.ivr_sessions import close_stale
+from ivr.journal import SessionJournal
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
 
-async def _open(uow_factory, uniqueid: str, started: datetime) -> int:
-    return await start_session(
-        uow_factory,
+async def _open(journal: SessionJournal, uniqueid: str, started: datetime) -> int:
+    """A session as a FastAGI process opens it, written to the database."""
+    session_id = await journal.start(
         route="inbound",
         uniqueid=uniqueid,
         linkedid=uniqueid,
         caller_number="+50761234567",
         now=started,
     )
+    await journal.flush()
+    return session_id
 
 
 async def _row(uow_factory, session_id: int) -> IvrSessionRow:
@@ -29,9 +32,11 @@ async def _row(uow_factory, session_id: int) -> IvrSessionRow:
 
 
 async def test_sessions_of_ended_calls_and_very_old_ones_are_closed_at_their_last_step(seeded):
+    journal = SessionJournal(seeded)
     # 1. The FastAGI process died mid-call; the call itself was queued and has ended.
-    died = await _open(seeded, "1796140000.1", NOW - timedelta(minutes=10))
-    await record_step(seeded, died, step="menu", now=NOW - timedelta(minutes=9), digits="1")
+    died = await _open(journal, "1796140000.1", NOW - timedelta(minutes=10))
+    journal.step(died, step="menu", now=NOW - timedelta(minutes=9), digits="1")
+    await journal.flush()
     async with seeded() as uow:
         uow.session.add(
             CallRow(server="pbx1", uniqueid="1796140000.1", linkedid="1796140000.0",
@@ -39,10 +44,10 @@ async def test_sessions_of_ended_calls_and_very_old_ones_are_closed_at_their_las
         )  # fmt: skip
         await uow.commit()
     # 2. Open for two hours with no call row (the caller hung up in the IVR, process gone).
-    ancient = await _open(seeded, "1796130000.1", NOW - timedelta(hours=2))
+    ancient = await _open(journal, "1796130000.1", NOW - timedelta(hours=2))
     # 3. A live session (its call is still going) and 4. one whose call ended just now.
-    live = await _open(seeded, "1796140500.1", NOW - timedelta(minutes=1))
-    fresh = await _open(seeded, "1796140600.1", NOW - timedelta(minutes=3))
+    live = await _open(journal, "1796140500.1", NOW - timedelta(minutes=1))
+    fresh = await _open(journal, "1796140600.1", NOW - timedelta(minutes=3))
     async with seeded() as uow:
         uow.session.add(
             CallRow(server="pbx1", uniqueid="1796140600.1", linkedid="1796140600.1",
@@ -59,12 +64,13 @@ async def test_sessions_of_ended_calls_and_very_old_ones_are_closed_at_their_las
     assert (await _row(seeded, live)).ended_at is None
     assert (await _row(seeded, fresh)).ended_at is None  # its flow may still be closing it
     assert await close_stale(seeded, now=NOW) == 0  # idempotent
+    await journal.close()
 
 
 async def test_a_session_closed_by_its_flow_is_left_alone(seeded):
-    from case_core.services.ivr_sessions import end_session
-
-    done = await _open(seeded, "1796150000.1", NOW - timedelta(hours=3))
-    await end_session(seeded, done, outcome="cola", now=NOW - timedelta(hours=3))
+    journal = SessionJournal(seeded)
+    done = await _open(journal, "1796150000.1", NOW - timedelta(hours=3))
+    journal.end(done, outcome="cola", now=NOW - timedelta(hours=3))
+    await journal.close()
     assert await close_stale(seeded, now=NOW) == 0
     assert (await _row(seeded, done)).outcome == "cola"
