@@ -35,7 +35,7 @@ class CallContext:
     variables: dict[str, str] = field(default_factory=dict)
     # The prompt whose answer is being collected (None between questions).
     asking: str | None = None
-    # The caller-ID lookup, started early (while the greeting and the menu play).
+    # The caller-ID lookup, started early (while the main menu plays).
     _caller_lookup: asyncio.Task[list[CitizenMatch]] | None = field(default=None, repr=False)
 
     @property
@@ -91,7 +91,7 @@ class CallContext:
                 self.backend.citizens_by_caller_id(self.caller_number),
                 name="ivr-caller-lookup",
             )
-            self._caller_lookup.add_done_callback(_retrieved)
+            self._caller_lookup.add_done_callback(retrieved)
 
     async def citizens_by_caller_id(self) -> list[CitizenMatch]:
         """The citizens who gave the caller's number (the early lookup's answer, or a new
@@ -140,8 +140,9 @@ class CallContext:
         return self.channel.keyed if self.asking else ""
 
 
-def _retrieved(task: asyncio.Task[object]) -> None:
-    """An early lookup whose answer nobody awaited: its failure is already counted by the
-    backend's breaker; do not let asyncio report it as never retrieved."""
+def retrieved(task: asyncio.Task[object]) -> None:
+    """Done callback of a background lookup whose answer may never be awaited (the caller
+    hung up, or did not need it): its failure is already counted by the backend's breaker;
+    do not let asyncio report it as never retrieved."""
     with contextlib.suppress(asyncio.CancelledError, Exception):
         task.exception()

@@ -29,7 +29,7 @@ from case_core.domain.errors import InvalidCedula
 from ivr.agi.channel import DTMF_KEYS, AgiChannel
 from ivr.agi.errors import AgiHangup
 from ivr.backend import BackendUnavailable, CaseLookupLocked, CaseStatusInfo, IvrBackend
-from ivr.flows.context import CallContext
+from ivr.flows.context import CallContext, retrieved
 from ivr.prompts.catalogue import (
     CASE_STATUS_PROMPTS,
     CEDULA_LETTERS_KEY,
@@ -193,7 +193,7 @@ async def _caller_id_match(ctx: CallContext) -> bool:
     if not ctx.db_up or not ctx.caller_number:
         return False
     try:
-        matches = await ctx.citizens_by_caller_id()  # started with the call
+        matches = await ctx.citizens_by_caller_id()  # started with the menu, or the intent
     except BackendUnavailable:
         ctx.db_up = False
         return False
@@ -260,7 +260,7 @@ async def _checked_while_the_caller_waits(
     )
     _RUNNING.add(check)
     check.add_done_callback(_RUNNING.discard)
-    check.add_done_callback(lambda t: t.cancelled() or t.exception())  # seen by the caller
+    check.add_done_callback(retrieved)
     await ctx.play("un_momento")
     return await asyncio.shield(check)
 
