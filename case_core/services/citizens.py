@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from case_core.db.citizen_search import search_citizen_ids
 from case_core.db.models import CitizenPhoneRow, CitizenRow
+from case_core.db.models.citizens import full_name
 from case_core.db.uow import UnitOfWorkFactory
 from case_core.domain.case import STATUS_LABELS, TYPE_LABELS, CaseStatus, CaseType
 from case_core.domain.cedula import parse_cedula
@@ -198,7 +199,7 @@ async def search_citizens(uow_factory: UnitOfWorkFactory, query: str) -> list[Ci
             CitizenView(
                 r.id,
                 r.cedula,
-                f"{r.first_name} {r.last_name}".strip(),  # CitizenRow.full_name
+                full_name(r.first_name, r.last_name),
                 list(r.phones or []),
                 r.province,
                 r.district,

@@ -17,6 +17,11 @@ def _trigram(name: str, expression: str) -> Index:
     )
 
 
+def full_name(first_name: str, last_name: str) -> str:
+    """A citizen's name as shown (also for rows read as plain columns)."""
+    return f"{first_name} {last_name}".strip()
+
+
 class CitizenRow(CreatedAt, Base):
     __tablename__ = "citizens"
     __table_args__ = (
@@ -68,7 +73,7 @@ class CitizenRow(CreatedAt, Base):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        return full_name(self.first_name, self.last_name)
 
 
 class CitizenPhoneRow(CreatedAt, Base):
